@@ -1,0 +1,54 @@
+/* crosswalk: find where a program's time goes across the user-kernel boundary. Subcommand dispatch. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CW_VERSION
+#define CW_VERSION "0.1"
+#endif
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} cmds[] = {
+	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: crosswalk [-v] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n'crosswalk COMMAND --help' and 'man crosswalk-COMMAND' say more.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+			cw_verbose++;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("crosswalk %s\n", CW_VERSION);
+			return 0;
+		} else {
+			cw_err("unknown option '%s'", argv[i]);
+			usage(stderr);
+			return CW_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return CW_EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
+		if (!strcmp(argv[i], cmds[c].name))
+			return cmds[c].fn(argc - i, argv + i);
+	cw_err("unknown command '%s' (try 'crosswalk --help')", argv[i]);
+	return CW_EXIT_USAGE;
+}
