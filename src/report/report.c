@@ -1,0 +1,462 @@
+/* Report front door (format names, dispatch) and the pieces the writers share: interning map, procedure
+ * aggregation, the off-CPU charging rule, string escaping. */
+#include "report/report_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/util.h"
+
+static const char *const fmt_names[] = {
+	[CW_FMT_TABLE] = "table", [CW_FMT_FOLDED] = "folded", [CW_FMT_SVG] = "svg",
+	[CW_FMT_PPROF] = "pprof", [CW_FMT_JSON] = "json",
+};
+
+int cw_report_format_parse(const char *s)
+{
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(fmt_names) / sizeof(fmt_names[0]); i++)
+		if (!strcmp(s, fmt_names[i]))
+			return (int)i;
+	return -1;
+}
+
+int cw_report_write(const struct cw_profile *p, enum cw_report_format fmt, const struct cw_report_opts *o,
+		    FILE *out)
+{
+	static const struct cw_report_opts defaults = { .min_pct = 1.0 };
+	int err;
+
+	if (!p || !out)
+		return -EINVAL;
+	if (!o)
+		o = &defaults;
+	switch (fmt) {
+	case CW_FMT_TABLE: err = cw_report_table(p, o, out); break;
+	case CW_FMT_FOLDED: err = cw_report_folded(p, o, out); break;
+	case CW_FMT_SVG: err = cw_report_svg(p, o, out); break;
+	case CW_FMT_PPROF: err = cw_report_pprof(p, o, out); break;
+	case CW_FMT_JSON: err = cw_report_json(p, o, out); break;
+	default: return -EINVAL;
+	}
+	/* a full disk or a closed pipe shows up here, not in the many fprintf calls */
+	if (!err && (fflush(out) || ferror(out)))
+		err = errno ? -errno : -EIO;
+	return err;
+}
+
+/* ---- interning map ---- */
+
+struct kent {
+	uint64_t hash;
+	const char *key;
+	size_t len;
+};
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct cw_keymap {
+	uint32_t *slots; /* entry index + 1; 0 = empty */
+	size_t nslots;	 /* power of two */
+	struct kent *ents;
+	size_t n, cap;
+	struct chunk *chunks;
+	char *scratch; /* for cw_keymap_intern_frame */
+	size_t scratch_cap;
+};
+
+uint64_t cw_hash_bytes(const void *p, size_t len, uint64_t h)
+{
+	/* FNV-1a with a final mix: fast enough for short symbol names, and the mix spreads the low bits we
+	 * use as slot index */
+	const unsigned char *s = p;
+	if (!h)
+		h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+struct cw_keymap *cw_keymap_new(size_t hint)
+{
+	struct cw_keymap *m = cw_calloc(1, sizeof(*m));
+	m->nslots = 64;
+	while (m->nslots < hint * 2)
+		m->nslots *= 2;
+	m->slots = cw_calloc(m->nslots, sizeof(*m->slots));
+	return m;
+}
+
+void cw_keymap_free(struct cw_keymap *m)
+{
+	if (!m)
+		return;
+	for (struct chunk *c = m->chunks, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(m->slots);
+	free(m->ents);
+	free(m->scratch);
+	free(m);
+}
+
+static char *store(struct cw_keymap *m, const void *key, size_t len)
+{
+	struct chunk *c = m->chunks;
+	if (!c || c->cap - c->used < len + 1) {
+		size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+		c = cw_malloc(sizeof(*c) + cap);
+		c->used = 0;
+		c->cap = cap;
+		/* keep the partly used chunk first only if the new one is an oversized one-off */
+		if (m->chunks && cap > 65536) {
+			c->next = m->chunks->next;
+			m->chunks->next = c;
+		} else {
+			c->next = m->chunks;
+			m->chunks = c;
+		}
+	}
+	char *d = c->data + c->used;
+	memcpy(d, key, len);
+	d[len] = 0;
+	c->used += len + 1;
+	return d;
+}
+
+static void grow(struct cw_keymap *m)
+{
+	size_t ns = m->nslots * 2;
+	uint32_t *slots = cw_calloc(ns, sizeof(*slots));
+	for (size_t i = 0; i < m->n; i++) {
+		size_t j = mix(m->ents[i].hash) & (ns - 1);
+		while (slots[j])
+			j = (j + 1) & (ns - 1);
+		slots[j] = (uint32_t)i + 1;
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->nslots = ns;
+}
+
+static uint32_t intern_hashed(struct cw_keymap *m, const void *key, size_t len, uint64_t h, bool *added)
+{
+	size_t j = mix(h) & (m->nslots - 1);
+	for (uint32_t s; (s = m->slots[j]); j = (j + 1) & (m->nslots - 1)) {
+		struct kent *e = &m->ents[s - 1];
+		if (e->hash == h && e->len == len && !memcmp(e->key, key, len)) {
+			if (added)
+				*added = false;
+			return s - 1;
+		}
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 64;
+		m->ents = cw_realloc(m->ents, m->cap * sizeof(*m->ents));
+	}
+	struct kent *e = &m->ents[m->n];
+	e->hash = h;
+	e->len = len;
+	e->key = store(m, key, len);
+	m->slots[j] = (uint32_t)m->n + 1;
+	uint32_t idx = (uint32_t)m->n++;
+	if (m->n * 2 > m->nslots) /* load factor at most 1/2 */
+		grow(m);
+	if (added)
+		*added = true;
+	return idx;
+}
+
+uint32_t cw_keymap_intern(struct cw_keymap *m, const void *key, size_t len, bool *added)
+{
+	return intern_hashed(m, key, len, cw_hash_bytes(key, len, 0), added);
+}
+
+uint32_t cw_keymap_intern_frame(struct cw_keymap *m, const struct cw_pframe *f, bool *added)
+{
+	const char *name = f->name ? f->name : "[unknown]", *obj = f->obj ? f->obj : "";
+	size_t ln = strlen(name), lo = strlen(obj), len = ln + lo + 3;
+	if (len > m->scratch_cap) {
+		m->scratch_cap = len * 2;
+		m->scratch = cw_realloc(m->scratch, m->scratch_cap);
+	}
+	char *k = m->scratch;
+	memcpy(k, name, ln + 1);
+	memcpy(k + ln + 1, obj, lo + 1);
+	k[len - 1] = f->kernel ? 'k' : 'u';
+	return cw_keymap_intern(m, k, len, added);
+}
+
+const char *cw_keymap_key(const struct cw_keymap *m, uint32_t idx, size_t *len)
+{
+	if (len)
+		*len = m->ents[idx].len;
+	return m->ents[idx].key;
+}
+
+size_t cw_keymap_count(const struct cw_keymap *m)
+{
+	return m->n;
+}
+
+/* ---- frames and charging rules ---- */
+
+static const struct cw_pframe unknown_frame = { .name = "[unknown]", .obj = "[unknown]", .kernel = false };
+
+const struct cw_pframe *cw_leaf_frame(const struct cw_pstack *s)
+{
+	return s->nframes ? &s->frames[0] : &unknown_frame;
+}
+
+/* Kernel functions that every blocked stack passes through on its way off the CPU; charging to them would
+ * put all blocked time in one row that says nothing about why the thread waited. */
+static bool is_sched_frame(const struct cw_pframe *f)
+{
+	static const char *const prefixes[] = {
+		"__schedule", "schedule", "io_schedule", "preempt_schedule", "_cond_resched", "__cond_resched",
+		"__traceiter_", "__bpf_trace_", "bpf_trace_run", "perf_trace_sched", "trace_sched_",
+		"__perf_event_task_sched", "__switch_to", "finish_task_switch", "context_switch",
+	};
+	if (!f->kernel || !f->name)
+		return false;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(f->name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+const struct cw_pframe *cw_blocked_frame(const struct cw_pstack *s)
+{
+	for (uint32_t i = 0; i < s->nframes; i++)
+		if (!is_sched_frame(&s->frames[i]))
+			return &s->frames[i];
+	return cw_leaf_frame(s);
+}
+
+const struct cw_pframe *cw_user_frame(const struct cw_pstack *s)
+{
+	for (uint32_t i = 0; i < s->nframes; i++)
+		if (!s->frames[i].kernel)
+			return &s->frames[i];
+	return NULL;
+}
+
+/* ---- per-procedure aggregation ---- */
+
+static struct cw_proc *proc_of(struct cw_keymap *m, struct cw_procs *ps, size_t *cap, const struct cw_pframe *f)
+{
+	bool added;
+	uint32_t i = cw_keymap_intern_frame(m, f, &added);
+	if (added) {
+		if (ps->n == *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			ps->v = cw_realloc(ps->v, *cap * sizeof(*ps->v));
+		}
+		ps->v[i] = (struct cw_proc){ .name = f->name ? f->name : "[unknown]", .obj = f->obj ? f->obj : "",
+					     .kernel = f->kernel };
+		ps->n++;
+	}
+	return &ps->v[i];
+}
+
+void cw_procs_build(const struct cw_profile *p, struct cw_procs *out)
+{
+	struct cw_keymap *m = cw_keymap_new(p->nstacks / 4);
+	size_t cap = 0;
+	uint64_t total = 0, idle = 0, off = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < p->nstacks; i++) {
+		const struct cw_pstack *s = &p->stacks[i];
+		total += s->samples;
+		off += s->offcpu_ns;
+		if (s->idle) {
+			idle += s->samples;
+			continue;
+		}
+		if (s->samples)
+			proc_of(m, out, &cap, cw_leaf_frame(s))->samples += s->samples;
+		if (s->offcpu_ns) {
+			proc_of(m, out, &cap, cw_blocked_frame(s))->offcpu_ns += s->offcpu_ns;
+			const struct cw_pframe *u = cw_user_frame(s);
+			if (u)
+				proc_of(m, out, &cap, u)->wait_ns += s->offcpu_ns;
+			else
+				out->nostack_ns += s->offcpu_ns;
+		}
+	}
+	/* The profiler's totals win: it also counts samples whose stack was lost. Stacks' sums stand in when
+	 * the totals were left 0 (or are smaller than what the stacks hold, which would make > 100%). */
+	out->total = p->total_samples >= total ? p->total_samples : total;
+	out->idle = p->idle_samples > idle ? p->idle_samples : idle;
+	if (out->idle > out->total)
+		out->idle = out->total;
+	out->offcpu_ns = p->offcpu_total_ns >= off ? p->offcpu_total_ns : off;
+	cw_keymap_free(m);
+}
+
+void cw_procs_free(struct cw_procs *ps)
+{
+	if (!ps)
+		return;
+	free(ps->v);
+	ps->v = NULL;
+	ps->n = 0;
+}
+
+uint64_t cw_profile_period_ns(const struct cw_profile *p)
+{
+	if (p->period_ns)
+		return p->period_ns;
+	return p->freq_hz ? 1000000000ULL / p->freq_hz : 0;
+}
+
+void cw_buf_add(struct cw_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = cw_realloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+}
+
+void cw_buf_free(struct cw_buf *b)
+{
+	if (!b)
+		return;
+	free(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
+void cw_buf_add_folded(struct cw_buf *b, const char *s, bool spaces_too)
+{
+	size_t start = b->len;
+	if (!s || !*s)
+		s = "[unknown]";
+	cw_buf_add(b, s, strlen(s));
+	for (char *c = b->s + start; *c; c++) {
+		if (*c == ';')
+			*c = ':';
+		else if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+		else if (spaces_too && *c == ' ')
+			*c = '_';
+	}
+}
+
+/* ---- escaping ---- */
+
+size_t cw_utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and beyond U+10FFFF are not valid UTF-8 */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void cw_json_str(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	putc('"', out);
+	while (*s) {
+		unsigned c = *s;
+		if (c == '"' || c == '\\') {
+			putc('\\', out);
+			putc(c, out);
+			s++;
+		} else if (c < 0x20) {
+			switch (c) {
+			case '\n': fputs("\\n", out); break;
+			case '\t': fputs("\\t", out); break;
+			case '\r': fputs("\\r", out); break;
+			case '\b': fputs("\\b", out); break;
+			case '\f': fputs("\\f", out); break;
+			default: fprintf(out, "\\u%04x", c);
+			}
+			s++;
+		} else if (c < 0x80) {
+			putc(c, out);
+			s++;
+		} else {
+			size_t n = cw_utf8_len(s);
+			if (n) {
+				fwrite(s, 1, n, out);
+				s += n;
+			} else {
+				fputs("\\ufffd", out);
+				s++;
+			}
+		}
+	}
+	putc('"', out);
+}
+
+void cw_xml_str(FILE *out, const char *str, size_t maxlen)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	if (!s)
+		return;
+	for (size_t i = 0; i < maxlen && *s; i++) {
+		unsigned c = *s;
+		size_t n = 1;
+		switch (c) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&apos;", out); break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				putc('?', out);
+			} else if (c < 0x80) {
+				putc(c, out);
+			} else if ((n = cw_utf8_len(s))) {
+				fwrite(s, 1, n, out);
+			} else {
+				putc('?', out);
+				n = 1;
+			}
+		}
+		s += n;
+	}
+}
