@@ -61,7 +61,7 @@ struct chunk {
 };
 
 struct cw_keymap {
-	uint32_t *slots; /* entry index + 1; 0 = empty */
+	uint64_t *slots; /* high 32 bits of the hash, then entry index + 1 (0 = empty): most probes end here */
 	size_t nslots;	 /* power of two */
 	struct kent *ents;
 	size_t n, cap;
@@ -72,16 +72,21 @@ struct cw_keymap {
 
 uint64_t cw_hash_bytes(const void *p, size_t len, uint64_t h)
 {
-	/* FNV-1a with a final mix: fast enough for short symbol names, and the mix spreads the low bits we
-	 * use as slot index */
+	/* eight bytes a step, multiply-xorshift mixing: symbol names and folded lines are hashed millions of
+	 * times for a big profile, so a byte-at-a-time hash shows up in profiles of crosswalk itself */
 	const unsigned char *s = p;
-	if (!h)
-		h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= s[i];
-		h *= 1099511628211ULL;
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t w;
+	h ^= len * k;
+	for (; len >= 8; len -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ (w * k)) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 29;
 	}
-	return h;
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ (w * k)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
 }
 
 static uint64_t mix(uint64_t h)
@@ -143,12 +148,13 @@ static char *store(struct cw_keymap *m, const void *key, size_t len)
 static void grow(struct cw_keymap *m)
 {
 	size_t ns = m->nslots * 2;
-	uint32_t *slots = cw_calloc(ns, sizeof(*slots));
+	uint64_t *slots = cw_calloc(ns, sizeof(*slots));
 	for (size_t i = 0; i < m->n; i++) {
-		size_t j = mix(m->ents[i].hash) & (ns - 1);
+		uint64_t h = m->ents[i].hash;
+		size_t j = mix(h) & (ns - 1);
 		while (slots[j])
 			j = (j + 1) & (ns - 1);
-		slots[j] = (uint32_t)i + 1;
+		slots[j] = (h >> 32) << 32 | ((uint64_t)i + 1);
 	}
 	free(m->slots);
 	m->slots = slots;
@@ -158,12 +164,16 @@ static void grow(struct cw_keymap *m)
 static uint32_t intern_hashed(struct cw_keymap *m, const void *key, size_t len, uint64_t h, bool *added)
 {
 	size_t j = mix(h) & (m->nslots - 1);
-	for (uint32_t s; (s = m->slots[j]); j = (j + 1) & (m->nslots - 1)) {
-		struct kent *e = &m->ents[s - 1];
+	uint64_t tag = (h >> 32) << 32;
+	for (uint64_t s; (s = m->slots[j]); j = (j + 1) & (m->nslots - 1)) {
+		if ((s & ~0xffffffffULL) != tag)
+			continue;
+		uint32_t i = (uint32_t)s - 1;
+		struct kent *e = &m->ents[i];
 		if (e->hash == h && e->len == len && !memcmp(e->key, key, len)) {
 			if (added)
 				*added = false;
-			return s - 1;
+			return i;
 		}
 	}
 	if (m->n == m->cap) {
@@ -174,7 +184,7 @@ static uint32_t intern_hashed(struct cw_keymap *m, const void *key, size_t len, 
 	e->hash = h;
 	e->len = len;
 	e->key = store(m, key, len);
-	m->slots[j] = (uint32_t)m->n + 1;
+	m->slots[j] = tag | ((uint64_t)m->n + 1);
 	uint32_t idx = (uint32_t)m->n++;
 	if (m->n * 2 > m->nslots) /* load factor at most 1/2 */
 		grow(m);
@@ -213,6 +223,66 @@ const char *cw_keymap_key(const struct cw_keymap *m, uint32_t idx, size_t *len)
 size_t cw_keymap_count(const struct cw_keymap *m)
 {
 	return m->n;
+}
+
+void cw_u64map_init(struct cw_u64map *m, size_t hint)
+{
+	m->nslots = 64;
+	while (m->nslots < hint * 2)
+		m->nslots *= 2;
+	m->keys = cw_malloc(m->nslots * sizeof(*m->keys));
+	m->vals = cw_calloc(m->nslots, sizeof(*m->vals));
+	m->n = 0;
+}
+
+void cw_u64map_fini(struct cw_u64map *m)
+{
+	if (!m)
+		return;
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+uint32_t *cw_u64map_get(struct cw_u64map *m, uint64_t key)
+{
+	for (size_t j = mix(key * 0x9e3779b97f4a7c15ULL) & (m->nslots - 1); m->vals[j]; j = (j + 1) & (m->nslots - 1))
+		if (m->keys[j] == key)
+			return &m->vals[j];
+	return NULL;
+}
+
+static void u64map_insert(uint64_t *keys, uint32_t *vals, size_t nslots, uint64_t key, uint32_t v1)
+{
+	size_t j = mix(key * 0x9e3779b97f4a7c15ULL) & (nslots - 1);
+	while (vals[j] && keys[j] != key)
+		j = (j + 1) & (nslots - 1);
+	keys[j] = key;
+	vals[j] = v1;
+}
+
+void cw_u64map_put(struct cw_u64map *m, uint64_t key, uint32_t val)
+{
+	uint32_t *v = cw_u64map_get(m, key);
+	if (v) {
+		*v = val + 1;
+		return;
+	}
+	if ((m->n + 1) * 2 > m->nslots) {
+		size_t ns = m->nslots * 2;
+		uint64_t *keys = cw_malloc(ns * sizeof(*keys));
+		uint32_t *vals = cw_calloc(ns, sizeof(*vals));
+		for (size_t i = 0; i < m->nslots; i++)
+			if (m->vals[i])
+				u64map_insert(keys, vals, ns, m->keys[i], m->vals[i]);
+		free(m->keys);
+		free(m->vals);
+		m->keys = keys;
+		m->vals = vals;
+		m->nslots = ns;
+	}
+	u64map_insert(m->keys, m->vals, m->nslots, key, val + 1);
+	m->n++;
 }
 
 /* ---- frames and charging rules ---- */

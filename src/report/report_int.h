@@ -19,6 +19,18 @@ uint32_t cw_keymap_intern(struct cw_keymap *m, const void *key, size_t len, bool
 const char *cw_keymap_key(const struct cw_keymap *m, uint32_t idx, size_t *len);
 size_t cw_keymap_count(const struct cw_keymap *m);
 
+/* Maps 64-bit keys to 32-bit values (open addressing, keys inline): for keys that are already numbers. */
+struct cw_u64map {
+	uint64_t *keys;
+	uint32_t *vals; /* value + 1; 0 = empty slot */
+	size_t nslots, n;
+};
+void cw_u64map_init(struct cw_u64map *m, size_t hint);
+void cw_u64map_fini(struct cw_u64map *m);
+/* Pointer to the value of KEY, or NULL. */
+uint32_t *cw_u64map_get(struct cw_u64map *m, uint64_t key);
+void cw_u64map_put(struct cw_u64map *m, uint64_t key, uint32_t val);
+
 /* Index of procedure (name, obj, kernel) in M, hashing the three without building a key buffer first. */
 uint32_t cw_keymap_intern_frame(struct cw_keymap *m, const struct cw_pframe *f, bool *added);
 

@@ -19,29 +19,26 @@ struct node {
 };
 
 struct tree {
-	struct cw_keymap *m;
+	struct cw_keymap *names; /* name -> id, so that a node's key is two numbers */
+	struct cw_u64map kids;	 /* (parent, name id, kind) -> node */
 	struct node *v;
 	size_t n, cap;
-	struct cw_buf key;
 };
 
 static uint32_t child(struct tree *t, uint32_t parent, const char *name, enum kind kind)
 {
-	bool added;
-	t->key.len = 0;
-	cw_buf_add(&t->key, (const char *)&parent, sizeof(parent));
-	char k = (char)kind;
-	cw_buf_add(&t->key, &k, 1);
-	cw_buf_add(&t->key, name, strlen(name));
-	uint32_t i = cw_keymap_intern(t->m, t->key.s, t->key.len, &added);
-	if (added) {
-		if (t->n == t->cap) {
-			t->cap = t->cap ? t->cap * 2 : 1024;
-			t->v = cw_realloc(t->v, t->cap * sizeof(*t->v));
-		}
-		t->v[i] = (struct node){ .parent = parent, .depth = t->v[parent].depth + 1, .name = name, .kind = kind };
-		t->n++;
+	uint32_t nid = cw_keymap_intern(t->names, name, strlen(name), NULL);
+	uint64_t key = (uint64_t)parent << 32 | (uint64_t)nid << 3 | kind;
+	uint32_t *v = cw_u64map_get(&t->kids, key);
+	if (v)
+		return *v - 1;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 1024;
+		t->v = cw_realloc(t->v, t->cap * sizeof(*t->v));
 	}
+	uint32_t i = (uint32_t)t->n++;
+	t->v[i] = (struct node){ .parent = parent, .depth = t->v[parent].depth + 1, .name = name, .kind = kind };
+	cw_u64map_put(&t->kids, key, i);
 	return i;
 }
 
@@ -121,18 +118,15 @@ static const char script[] =
 
 int cw_report_svg(const struct cw_profile *p, const struct cw_report_opts *o, FILE *out)
 {
-	struct tree t = { .m = cw_keymap_new(p->nstacks * 4) };
+	struct tree t = { .names = cw_keymap_new(1024) };
 	const int width = 1200, pad = 10, fh = 16, top = 60, bottom = 30;
 	const double fontw = 12 * 0.59; /* average glyph width of a 12px sans font */
 	uint64_t period = cw_profile_period_ns(p);
 	bool off = p->has_offcpu;
 	char col[32];
 
-	/* node 0 is "all": key is a parent index that no child uses */
-	t.key.len = 0;
-	uint32_t none = UINT32_MAX;
-	cw_buf_add(&t.key, (const char *)&none, sizeof(none));
-	cw_keymap_intern(t.m, t.key.s, t.key.len, NULL);
+	cw_u64map_init(&t.kids, p->nstacks * 4);
+	/* node 0 is "all" */
 	t.v = cw_malloc(1024 * sizeof(*t.v));
 	t.cap = 1024;
 	t.n = 1;
@@ -229,7 +223,7 @@ int cw_report_svg(const struct cw_profile *p, const struct cw_report_opts *o, FI
 	free(ord);
 	free(cursor);
 	free(t.v);
-	cw_buf_free(&t.key);
-	cw_keymap_free(t.m);
+	cw_u64map_fini(&t.kids);
+	cw_keymap_free(t.names);
 	return 0;
 }

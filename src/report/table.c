@@ -120,6 +120,8 @@ int cw_report_table(const struct cw_profile *p, const struct cw_report_opts *o, 
 	uint64_t om_samples = 0, om_off = 0;
 	for (size_t i = 0; i < ps.n; i++) {
 		const struct cw_proc *pr = rows[i].pr;
+		if (!pr->samples && !pr->offcpu_ns) /* only a user frame that waited: in the second section */
+			continue;
 		double pa = pct(pr->samples, ps.total), pb = pct(pr->offcpu_ns, ps.offcpu_ns);
 		bool keep = pa >= o->min_pct || (off && pb >= o->min_pct);
 		if (!keep || (o->max_rows > 0 && (int)shown >= o->max_rows)) {
