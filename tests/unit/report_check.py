@@ -78,6 +78,16 @@ def do_pprof(path, proto):
         for i, v in enumerate(vals):
             sums[i] += v
     print('sums=' + ','.join(map(str, sums)))
+    # what pprof's Profile.CheckValid insists on: nonzero unique ids, references that resolve
+    for table in ('mapping', 'location', 'function'):
+        ids = [e.get('id', [0])[0] for e in p.get(table, [])]
+        assert 0 not in ids and len(set(ids)) == len(ids), table + ' ids must be nonzero and unique'
+    loc_ids = {x['id'][0] for x in p.get('location', [])}
+    for s in samples:
+        for l in s.get('location_id', []):
+            assert l in loc_ids, 'sample location %d missing' % l
+    for f in p.get('function', []):
+        assert 0 <= f.get('name', [0])[0] < len(st), 'function name index out of string_table'
     funcs = {f['id'][0]: st[f.get('name', [0])[0]] for f in p.get('function', [])}
     maps = {m['id'][0]: st[m.get('filename', [0])[0]] for m in p.get('mapping', [])}
     locs = {}
