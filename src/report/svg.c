@@ -65,7 +65,7 @@ static const char script[] =
 	"var gs=document.getElementsByClassName('f');for(var i=0;i<gs.length;i++){var g=gs[i],r=g.getElementsByTagName('rect')[0],"
 	"t=g.getElementsByTagName('title')[0].textContent;"
 	"frames.push({g:g,r:r,x:+r.getAttribute('x'),w:+r.getAttribute('width'),y:+r.getAttribute('y'),"
-	"n:t.substring(0,t.lastIndexOf(' (')),t:t,tx:g.getElementsByTagName('text')[0]});"
+	"n:t.substring(0,t.lastIndexOf(' (')).replace(/ \\[k\\]$/,''),t:t,tx:g.getElementsByTagName('text')[0]});"
 	"g.onclick=zoom.bind(null,frames[i]);g.onmouseover=(function(s){return function(){det.nodeValue=s}})(t);"
 	"g.onmouseout=function(){det.nodeValue=' '}}}\n"
 	"function label(f,x,w){if(!f.tx)return;var c=Math.floor((w-6)/FW),s=f.n;f.tx.setAttribute('x',x+3);"

@@ -320,6 +320,53 @@ static void svg_wellformed(void **state)
 	free(out);
 }
 
+/* The embedded script, run by node against a stand-in DOM (tests/unit/report_svg_js.js): click-to-zoom
+ * widens the clicked frame and its ancestors to the full width and hides what is not above or below it;
+ * search colors matches and reports their share; reset restores. */
+static void svg_script(void **state)
+{
+	if (system("node --version >/dev/null 2>&1") != 0) {
+		print_message("SKIP: node not installed (only this check of the SVG's script needs it)\n");
+		skip();
+	}
+	char path[] = "/tmp/cw-report-XXXXXX", cmd[1024], line[512];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_int_equal(cw_report_write(&prof_b, CW_FMT_SVG, NULL, f), 0);
+	fclose(f);
+	const char *root = getenv("CW_ROOT") ? getenv("CW_ROOT") : ".";
+	snprintf(cmd, sizeof(cmd), "node %s/tests/unit/report_svg_js.js %s pipe_read 'schedule$'", root, path);
+	FILE *pp = popen(cmd, "r");
+	assert_non_null(pp);
+	int shown = 0, hidden = 0, ok_zoomed = 0, ok_matched = 0, ok_reset = 0;
+	while (fgets(line, sizeof(line), pp)) {
+		if (!strncmp(line, "frame\t", 6)) {
+			if (strstr(line, "\tshown\t"))
+				shown++;
+			else
+				hidden++;
+			/* the clicked frame: full width (10 .. 1190), label without the [k] marker */
+			if (!strcmp(line, "frame\tpipe_read [k] (300.000 ms, 50.00%)\tshown\t10.0\t1180.0\tpipe_read\n"))
+				ok_zoomed = 1;
+		} else if (!strcmp(line, "matched\tMatched: 83.34%\n") || !strcmp(line, "matched\tMatched: 83.33%\n")) {
+			/* 'schedule$' matches schedule and __schedule in all three towers: 500 of 600 ms (widths are
+			 * rounded to 0.1 px in the SVG, hence either last digit) */
+			ok_matched = 1;
+		} else if (!strcmp(line, "unzoomed\t10.0\t590.0\n")) {
+			ok_reset = 1;
+		}
+	}
+	assert_int_equal(pclose(pp), 0);
+	unlink(path);
+	/* shown: all, app, [off-cpu], main, __libc_read, ksys_read, vfs_read, pipe_read, schedule, __schedule */
+	assert_int_equal(shown, 10);
+	assert_int_equal(hidden, 13);
+	assert_true(ok_zoomed);
+	assert_true(ok_matched);
+	assert_true(ok_reset);
+}
+
 static bool have_protoc(void)
 {
 	return have_python() && system("protoc --version >/dev/null 2>&1") == 0;
@@ -456,6 +503,7 @@ int main(void)
 		cmocka_unit_test(json_roundtrip),
 		cmocka_unit_test(json_escaping),
 		cmocka_unit_test(svg_wellformed),
+		cmocka_unit_test(svg_script),
 		cmocka_unit_test(pprof_decode),
 		cmocka_unit_test(empty_profile),
 		cmocka_unit_test(format_names_and_errors),
