@@ -339,7 +339,7 @@ static void svg_script(void **state)
 	snprintf(cmd, sizeof(cmd), "node %s/tests/unit/report_svg_js.js %s pipe_read 'schedule$'", root, path);
 	FILE *pp = popen(cmd, "r");
 	assert_non_null(pp);
-	int shown = 0, hidden = 0, ok_zoomed = 0, ok_matched = 0, ok_reset = 0;
+	int shown = 0, hidden = 0, ok_zoomed = 0, ok_ancestor = 0, ok_matched = 0, ok_reset = 0;
 	while (fgets(line, sizeof(line), pp)) {
 		if (!strncmp(line, "frame\t", 6)) {
 			if (strstr(line, "\tshown\t"))
@@ -349,6 +349,9 @@ static void svg_script(void **state)
 			/* the clicked frame: full width (10 .. 1190), label without the [k] marker */
 			if (!strcmp(line, "frame\tpipe_read [k] (300.000 ms, 50.00%)\tshown\t10.0\t1180.0\tpipe_read\n"))
 				ok_zoomed = 1;
+			/* an ancestor: full width too */
+			if (!strcmp(line, "frame\tapp (500.000 ms, 83.33%)\tshown\t10.0\t1180.0\tapp\n"))
+				ok_ancestor = 1;
 		} else if (!strcmp(line, "matched\tMatched: 83.34%\n") || !strcmp(line, "matched\tMatched: 83.33%\n")) {
 			/* 'schedule$' matches schedule and __schedule in all three towers: 500 of 600 ms (widths are
 			 * rounded to 0.1 px in the SVG, hence either last digit) */
@@ -363,6 +366,7 @@ static void svg_script(void **state)
 	assert_int_equal(shown, 10);
 	assert_int_equal(hidden, 13);
 	assert_true(ok_zoomed);
+	assert_true(ok_ancestor);
 	assert_true(ok_matched);
 	assert_true(ok_reset);
 }
