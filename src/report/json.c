@@ -25,7 +25,8 @@ int cw_report_json(const struct cw_profile *p, const struct cw_report_opts *o, F
 {
 	struct cw_procs ps;
 	cw_procs_build(p, &ps);
-	qsort(ps.v, ps.n, sizeof(*ps.v), proc_cmp);
+	if (ps.n > 1)
+		qsort(ps.v, ps.n, sizeof(*ps.v), proc_cmp);
 	uint64_t nonidle = ps.total - ps.idle;
 
 	fputs("{\"target\":", out);
