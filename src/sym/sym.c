@@ -238,9 +238,11 @@ static int obj_by_path(struct cw_syms *s, const char *path, struct cw_obj **out)
 		*out = vdso_obj(s);
 		return *out ? (*out)->err : -ENOENT;
 	}
-	if (stat(path, &st))
+	/* the canonical path, as the kernel names mappings, so that both ways reach one object */
+	char real[4096];
+	if (!realpath(path, real) || stat(real, &st))
 		return -errno;
-	*out = obj_get(s, path, st.st_dev, st.st_ino, 0, NULL);
+	*out = obj_get(s, real, st.st_dev, st.st_ino, 0, NULL);
 	if (!*out)
 		return -ENOENT;
 	return (*out)->err;
