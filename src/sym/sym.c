@@ -388,7 +388,7 @@ int cw_syms_to_vaddr(struct cw_syms *s, const struct cw_map *map, uint64_t addr,
 	if (o->err)
 		return o->err;
 	if (addr < map->start || addr >= map->end)
-		return -ERANGE;
+		return -ENOENT;
 	return cw_obj_to_vaddr(o, addr - map->start + map->pgoff, vaddr);
 }
 

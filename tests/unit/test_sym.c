@@ -263,6 +263,66 @@ static void funcs_stripped(void **state)
 	cw_syms_free(s);
 }
 
+/* A Debian binary without .symtab (coreutils' ls): every FDE binutils sees is a function start of ours,
+ * with the same extent, unless a named symbol (.dynsym, PLT) already covers it. */
+static void funcs_debian_binary(void **state)
+{
+	const char *p = "/usr/bin/ls";
+	if (access(p, R_OK)) {
+		skip();
+		return;
+	}
+	struct cw_syms *s = cw_syms_new();
+	const struct cw_func *fs;
+	size_t n, nfde = 0, exact = 0;
+	assert_int_equal(cw_syms_funcs(s, p, &fs, &n), 0);
+	struct cw_obj_info in;
+	assert_int_equal(cw_syms_obj_info(s, p, &in), 0);
+	if (strcmp(in.table, "dynsym+eh_frame") && strcmp(in.table, "eh_frame")) {
+		cw_syms_free(s);
+		skip(); /* this ls has symbols or debug info installed: nothing to compare */
+		return;
+	}
+	FILE *f = popen("readelf --debug-dump=frames /usr/bin/ls 2>/dev/null", "r");
+	assert_non_null(f);
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		const char *pc = strstr(line, " FDE ");
+		unsigned long long a, b;
+		if (!pc || !(pc = strstr(line, "pc=")) || sscanf(pc, "pc=%llx..%llx", &a, &b) != 2)
+			continue;
+		nfde++;
+		/* the function covering the FDE's start begins there, or is a named one around it */
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (fs[mid].start <= a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		assert_true(lo > 0);
+		const struct cw_func *x = &fs[lo - 1];
+		if (x->start == a) {
+			exact++;
+			assert_true(x->size >= b - a);
+			if (!x->named) {
+				char want[64];
+				snprintf(want, sizeof(want), "ls+0x%llx", a);
+				assert_string_equal(x->name, want);
+			}
+		} else {
+			assert_true(x->named && x->size && a - x->start < x->size);
+		}
+	}
+	pclose(f);
+	print_message("/usr/bin/ls: %zu FDEs, %zu functions (%zu named), %zu FDE starts exact\n", nfde, n,
+		      in.nnamed, exact);
+	assert_true(nfde > 50);
+	assert_true(exact >= nfde - 2);
+	cw_syms_free(s);
+}
+
 /* Stripped, with a .gnu_debuglink to symtest.debug: real names again, through the debug file. */
 static void funcs_debuglink(void **state)
 {
@@ -693,7 +753,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(maps_parse_text), cmocka_unit_test(maps_self),	    cmocka_unit_test(funcs_symtab),
-		cmocka_unit_test(funcs_stripped),  cmocka_unit_test(funcs_debuglink), cmocka_unit_test(user_pie),
+		cmocka_unit_test(funcs_stripped),  cmocka_unit_test(funcs_debuglink), cmocka_unit_test(funcs_debian_binary), cmocka_unit_test(user_pie),
 		cmocka_unit_test(user_nopie),	   cmocka_unit_test(user_stripped),   cmocka_unit_test(user_debuglink),
 		cmocka_unit_test(user_deleted),	   cmocka_unit_test(libc_debug),      cmocka_unit_test(vdso),
 		cmocka_unit_test(kernel_kallsyms), cmocka_unit_test(kernel_parse_text), cmocka_unit_test(bad_input),
