@@ -21,7 +21,8 @@ $(B)/workloads/symtest.dl: $(B)/workloads/symtest $(B)/workloads/symtest.debug
 	cd $(@D) && objcopy --add-gnu-debuglink=symtest.debug $(@F).tmp $(@F) && rm -f $(@F).tmp
 
 # The fuzzer: src/sym and src/util rebuilt with clang -fsanitize=fuzzer,address, and a seed corpus made of
-# a real stripped ELF, this machine's maps and a slice of its kallsyms.
+# a real stripped ELF, this machine's maps and a slice of its kallsyms, plus tests/fuzz/seeds/ (short inputs
+# that end without a newline, where overreads would show).
 FUZZ_SYM_SRCS := tests/fuzz/fuzz_sym.c $(wildcard src/sym/*.c) src/util/util.c
 .PHONY: fuzz-sym
 fuzz-sym: $(B)/fuzz/fuzz_sym $(B)/fuzz/corpus-sym/.done
@@ -30,8 +31,9 @@ $(B)/fuzz/fuzz_sym: $(FUZZ_SYM_SRCS) $(wildcard src/sym/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address -o $@ $(FUZZ_SYM_SRCS) -lbpf -lelf -lz
 
-$(B)/fuzz/corpus-sym/.done: $(B)/workloads/symtest.stripped $(B)/workloads/symtest
+$(B)/fuzz/corpus-sym/.done: $(B)/workloads/symtest.stripped $(B)/workloads/symtest $(wildcard tests/fuzz/seeds/*)
 	@mkdir -p $(@D)
+	cp tests/fuzz/seeds/* $(@D)/
 	printf '\000' | cat - $(B)/workloads/symtest.stripped > $(@D)/elf-stripped
 	printf '\003' | cat - $(B)/workloads/symtest > $(@D)/elf-symtab
 	printf '\001' | cat - /proc/self/maps > $(@D)/maps

@@ -11,7 +11,7 @@ make -s -C "$CW_ROOT" fuzz-sym > "$TMP/build.log" 2>&1 || {
 }
 mkdir -p "$TMP/corpus"
 cp "$CW_ROOT"/build/fuzz/corpus-sym/* "$TMP/corpus/"
-"$CW_ROOT/build/fuzz/fuzz_sym" -runs=20000 -max_len=20000 -seed=1 "$TMP/corpus" > "$TMP/fuzz.log" 2>&1 ||
+"$CW_ROOT/build/fuzz/fuzz_sym" -runs=20000 -max_len=20000 -seed=1 -artifact_prefix="$CW_ROOT/build/fuzz/" "$TMP/corpus" > "$TMP/fuzz.log" 2>&1 ||
 	{ tail -40 "$TMP/fuzz.log"; fail "fuzzer found a crash (see above)"; }
 grep -q 'Done 20000 runs' "$TMP/fuzz.log" || { tail -20 "$TMP/fuzz.log"; fail "fuzzer did not complete its runs"; }
 echo "fuzz_sym: $(grep -m1 'Done' "$TMP/fuzz.log")"

@@ -24,7 +24,7 @@ static void fuzz_elf(const uint8_t *d, size_t n)
 	cw_syms_free(s);
 }
 
-static void fuzz_maps(const uint8_t *d, size_t n)
+static void fuzz_maps1(const uint8_t *d, size_t n)
 {
 	struct cw_proc_maps m;
 	if (cw_proc_maps_parse((const char *)d, n, 1, &m))
@@ -37,7 +37,7 @@ static void fuzz_maps(const uint8_t *d, size_t n)
 	cw_proc_maps_free(&m);
 }
 
-static void fuzz_kallsyms(const uint8_t *d, size_t n)
+static void fuzz_kallsyms1(const uint8_t *d, size_t n)
 {
 	struct cw_ktab k = { 0 };
 	if (!cw_ktab_parse(&k, (const char *)d, n)) {
@@ -51,6 +51,28 @@ static void fuzz_kallsyms(const uint8_t *d, size_t n)
 		}
 	}
 	cw_ktab_release(&k);
+}
+
+/* Short text inputs are also parsed cut at every length, each cut in a buffer of exactly that size, so that
+ * ASan sees any read past the end of a line that ends without a newline. */
+static void each_prefix(const uint8_t *d, size_t n, void (*fn)(const uint8_t *, size_t))
+{
+	for (size_t cut = n > 256 ? n : 0; cut <= n; cut++) {
+		uint8_t *b = malloc(cut ? cut : 1);
+		memcpy(b, d, cut);
+		fn(b, cut);
+		free(b);
+	}
+}
+
+static void fuzz_maps(const uint8_t *d, size_t n)
+{
+	each_prefix(d, n, fuzz_maps1);
+}
+
+static void fuzz_kallsyms(const uint8_t *d, size_t n)
+{
+	each_prefix(d, n, fuzz_kallsyms1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
