@@ -430,9 +430,13 @@ static void user_deleted(void **state)
 	assert_int_equal(cw_proc_maps_read(c.pid, &m), 0);
 	struct cw_syms *s = cw_syms_new();
 	struct cw_sym r;
-	uint64_t start, size;
+	uint64_t start, size, v, rt = child_addr(&c, "cw_sym_beta");
 	assert_true(nm_sym(src, "cw_sym_beta", &start, &size));
-	assert_int_equal(cw_syms_user(s, &m, child_addr(&c, "cw_sym_beta") + 5, &r), 0);
+	/* without the pid the deleted file cannot be opened; with it (next lookup) it can */
+	assert_true(cw_syms_to_vaddr(s, cw_proc_maps_find(&m, rt), rt, &v) < 0);
+	assert_int_equal(cw_syms_user(s, &m, rt + 5, &r), 0);
+	assert_int_equal(cw_syms_to_vaddr(s, cw_proc_maps_find(&m, rt), rt, &v), 0);
+	assert_int_equal(v, start);
 	assert_string_equal(r.name, "cw_sym_beta");
 	assert_int_equal(r.func, start);
 	assert_non_null(strstr(r.obj, "(deleted)"));
