@@ -148,7 +148,6 @@ int cw_freelist_init(struct cw_freelist **flp, uint32_t nr_objs, uint32_t obj_si
 		n->refs = 1;
 		fl->head = n;
 	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*flp = fl;
 	fl = NULL;
 	err = 0;

@@ -413,7 +413,6 @@ int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_si
 		sl->tail = n;
 	}
 	pool->refs = (int64_t)nr_objs + 1;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*poolp = pool;
 	pool = NULL;
 	err = 0;

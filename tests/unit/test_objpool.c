@@ -43,10 +43,35 @@ static void test_invalid_params(void **state)
 	assert_int_equal(cw_objpool_init(&p, 4, 8, CW_OBJPOOL_MAX_SLOTS + 1, NULL, NULL, 0), -EINVAL);
 	assert_int_equal(cw_objpool_init(&p, 4, 8, 0, NULL, NULL, 0x100), -EINVAL);
 	assert_null(p);
-	/* the largest allowed pool is accepted (memory is mapped lazily) */
-	assert_int_equal(cw_objpool_init(&p, CW_OBJPOOL_MAX_OBJS, 32, 1, NULL, NULL, 0), 0);
-	assert_int_equal(cw_objpool_fini(p), 0);
+	assert_int_equal(cw_objpool_init(&p, CW_OBJPOOL_MAX_BYTES / CW_OBJPOOL_MAX_OBJ_SIZE + 1,
+					 CW_OBJPOOL_MAX_OBJ_SIZE, 1, NULL, NULL, 0), -EINVAL);
+	assert_null(p);
 	assert_int_equal(cw_objpool_fini(NULL), 0);
+}
+
+/* The largest pool by bytes works to its last object: the entry encoding holds the highest offsets.
+ * (Object memory is mapped lazily and never touched here.) */
+static void test_largest_pool(void **state)
+{
+	const uint32_t n = CW_OBJPOOL_MAX_BYTES / CW_OBJPOOL_MAX_OBJ_SIZE;
+	struct cw_objpool *p;
+	char *prev = NULL, *o = NULL;
+
+	assert_int_equal(cw_objpool_init(&p, n, CW_OBJPOOL_MAX_OBJ_SIZE, 1, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		o = cw_objpool_pop(p);
+		assert_ptr_equal(o, cw_objpool_obj(p, i));	/* FIFO from the initial fill */
+		if (prev)
+			assert_int_equal(o - prev, CW_OBJPOOL_MAX_OBJ_SIZE);
+		prev = o;
+	}
+	assert_null(cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_ptr_equal(cw_objpool_pop(p), o);
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_int_equal(cw_objpool_fini(p), (int)n - 1);
+	for (uint32_t i = 0; i + 1 < n; i++)
+		assert_int_equal(cw_objpool_drop(p, cw_objpool_obj(p, i)), 0);
 }
 
 static void test_init_callback(void **state)
@@ -258,6 +283,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_params),
+		cmocka_unit_test(test_largest_pool),
 		cmocka_unit_test(test_init_callback),
 		cmocka_unit_test(test_pop_push_all),
 		cmocka_unit_test(test_ring_wraps),
