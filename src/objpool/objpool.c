@@ -231,7 +231,8 @@ static inline uint32_t cur_slot(const struct cw_objpool *pool)
 	return cpu < pool->nr_slots ? cpu : cpu % pool->nr_slots;
 }
 
-static void *slot_pop(const struct cw_objpool *pool, struct slot *s)
+static inline __attribute__((always_inline)) void *
+slot_pop(const struct cw_objpool *pool, struct slot *s)
 {
 	uint64_t h = LD(&s->head);
 
@@ -263,7 +264,8 @@ static void *slot_pop(const struct cw_objpool *pool, struct slot *s)
 	}
 }
 
-static int slot_push(const struct cw_objpool *pool, struct slot *s, uint64_t val)
+static inline __attribute__((always_inline)) int
+slot_push(const struct cw_objpool *pool, struct slot *s, uint64_t val)
 {
 	uint64_t t = LD(&s->tail);
 
