@@ -338,7 +338,7 @@ struct worker {
 	void *q;
 	int bulk;
 	int cpu;	/* -1: not pinned */
-	uint64_t hits, misses, cpu_ns;
+	uint64_t hits, misses, cpu_ns, end_ns;
 } __attribute__((aligned(128)));
 
 static int go, stop;
@@ -373,6 +373,9 @@ static void *worker_main(void *arg)
 		while (n > 0)
 			w->ops->push(w->q, held[--n]);
 	}
+	/* An implementation that blocks (a ring waiting for a stalled peer) can overrun the stop time:
+	 * the run ends when the last thread is out of its loop. */
+	w->end_ns = now_ns();
 	w->cpu_ns = thread_cpu_ns() - c0;
 	w->hits = hits;
 	w->misses = misses;
@@ -410,7 +413,7 @@ static int run_once(const struct queue_ops *ops, const struct bcase *c, int thre
 			exit(1);
 		}
 	}
-	usleep(2000);	/* let the threads reach the start line (and their CPUs) */
+	usleep(1000);	/* let the threads reach the start line (and their CPUs) */
 	t0 = now_ns();
 	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	usleep(ms * 1000);
@@ -418,6 +421,8 @@ static int run_once(const struct queue_ops *ops, const struct bcase *c, int thre
 	t1 = now_ns();
 	for (int i = 0; i < threads; i++) {
 		pthread_join(w[i].th, NULL);
+		if (w[i].end_ns > t1)
+			t1 = w[i].end_ns;
 		hits += w[i].hits;
 		misses += w[i].misses;
 		cpu_ns += w[i].cpu_ns;
@@ -470,7 +475,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: queues [-d MS] [-r RUNS] [-t 1,2,4,...] [-i impl,...] [-c case,...] [-o FILE.json]\n"
-		"  -d  duration of one run in ms (default 150)\n"
+		"  -d  duration of one run in ms (default 100)\n"
 		"  -r  runs per cell; the median is reported (default 5)\n"
 		"  -t  thread counts (default 1,2,4,8,16)\n"
 		"  -i  implementations (default all: freelist,objpool,ck_stack,ck_ring,urcu_rcu,urcu_lock,vyukov)\n"
@@ -515,7 +520,7 @@ static void machine_name(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	int ms = 150, runs = 5, nthr = 0, thr[16];
+	int ms = 100, runs = 5, nthr = 0, thr[16];
 	const char *tlist = "1,2,4,8,16", *ilist = NULL, *clist = NULL, *out = NULL;
 	static double res[NR_CASES][NR_IMPLS][16], miss[NR_CASES][NR_IMPLS][16], share[NR_CASES][NR_IMPLS][16];
 	char machine[256];
@@ -560,35 +565,47 @@ int main(int argc, char **argv)
 		for (int t = 0; t < nthr; t++)
 			printf(" %20dT", thr[t]);
 		printf("\n");
+		/* Measure first, print after: the runs of all implementations for one thread count are
+		 * interleaved (run r of each, then run r + 1), so that a burst of load from other processes
+		 * hits them alike instead of ruining one implementation's cell. */
+		for (int t = 0; t < nthr; t++) {
+			static double v[NR_IMPLS][99], m[NR_IMPLS][99], u[NR_IMPLS][99];
+			for (int r = 0; r < runs; r++) {
+				for (int i = 0; i < NR_IMPLS; i++) {
+					struct result rr;
+					if (ilist && !in_list(ilist, impls[i].name))
+						continue;
+					if (run_once(&impls[i], &cases[c], thr[t], ms, &rr))
+						return 1;
+					v[i][r] = rr.pairs_per_s;
+					m[i][r] = rr.misses_per_s;
+					u[i][r] = rr.cpu_share;
+				}
+			}
+			for (int i = 0; i < NR_IMPLS; i++) {
+				if (ilist && !in_list(ilist, impls[i].name))
+					continue;
+				res[c][i][t] = median(v[i], runs);
+				miss[c][i][t] = median(m[i], runs);
+				share[c][i][t] = median(u[i], runs);
+			}
+		}
 		for (int i = 0; i < NR_IMPLS; i++) {
 			if (ilist && !in_list(ilist, impls[i].name))
 				continue;
 			printf("%-10s", impls[i].name);
-			fflush(stdout);
 			for (int t = 0; t < nthr; t++) {
-				double v[99], m[99], u[99];
-				for (int r = 0; r < runs; r++) {
-					struct result rr;
-					if (run_once(&impls[i], &cases[c], thr[t], ms, &rr))
-						return 1;
-					v[r] = rr.pairs_per_s;
-					m[r] = rr.misses_per_s;
-					u[r] = rr.cpu_share;
-				}
-				res[c][i][t] = median(v, runs);
-				miss[c][i][t] = median(m, runs);
-				share[c][i][t] = median(u, runs);
 				double fl = res[c][0][t];
 				if (i > 0 && fl > 0 && (!ilist || in_list(ilist, "freelist")))
 					printf(" %7.2f (%5.2fx) %3.0f%%", res[c][i][t] / 1e6, res[c][i][t] / fl,
 					       100 * share[c][i][t]);
 				else
 					printf(" %16.2f %3.0f%%", res[c][i][t] / 1e6, 100 * share[c][i][t]);
-				fflush(stdout);
 			}
 			printf("\n");
 		}
 		printf("\n");
+		fflush(stdout);
 	}
 	/* freelist is impls[0] (the ratios' base), objpool impls[1]. */
 	bool have_fl = !ilist || in_list(ilist, "freelist"), have_op = !ilist || in_list(ilist, "objpool");
