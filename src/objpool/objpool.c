@@ -175,7 +175,7 @@ static inline uint64_t cursor_help(uint64_t *cur, uint64_t pos)
 /* After our own successful entry CAS at pos. On x86-64 (TSO) a conditional plain store: it saves a
  * locked instruction per pop and per push (half the cost of a pair). Between the load and the store
  * others may have advanced the cursor past pos + 1; the store then moves it back, which is harmless:
- * every value it takes is a lower bound of its frontier (see "Cursors" above), and the stale positions
+ * every value it takes is a lower bound of its frontier (I0 above), and the stale positions
  * are skipped by helping. Elsewhere the CAS keeps the argument within the C11 model. */
 static inline void cursor_done(uint64_t *cur, uint64_t pos)
 {
