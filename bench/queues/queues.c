@@ -598,8 +598,8 @@ int main(int argc, char **argv)
 			for (int t = 0; t < nthr; t++) {
 				double fl = res[c][0][t];
 				if (i > 0 && fl > 0 && (!ilist || in_list(ilist, "freelist")))
-					printf(" %7.2f (%5.2fx) %3.0f%%", res[c][i][t] / 1e6, res[c][i][t] / fl,
-					       100 * share[c][i][t]);
+					printf(res[c][i][t] < 1e6 ? " %7.4f (%5.2fx) %3.0f%%" : " %7.2f (%5.2fx) %3.0f%%",
+					       res[c][i][t] / 1e6, res[c][i][t] / fl, 100 * share[c][i][t]);
 				else
 					printf(" %16.2f %3.0f%%", res[c][i][t] / 1e6, 100 * share[c][i][t]);
 			}
