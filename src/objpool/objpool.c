@@ -400,9 +400,10 @@ int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_si
 		shift++;
 
 	err = -ENOMEM;
-	pool = calloc(1, sizeof(*pool));
+	pool = aligned_alloc(CACHELINE, sizeof(*pool));	/* refs has a cache line of its own */
 	if (!pool)
 		goto out;
+	memset(pool, 0, sizeof(*pool));
 	pool->nr_objs = nr_objs;
 	pool->obj_size = obj_size;
 	pool->nr_slots = nr_slots;
