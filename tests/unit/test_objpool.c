@@ -1,6 +1,7 @@
 /* Unit tests of the per-CPU object pool (src/objpool/objpool.h): contract, limits, checking, lifecycle. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +227,37 @@ static void test_fini_and_drop(void **state)
 	assert_int_equal(cw_objpool_drop(p, b), 0);	/* the last one frees the pool */
 }
 
+/* The CPU hint works (rseq, or sched_getcpu() when run with rseq disabled, see tests/e2e/objpool_norseq):
+ * pinned to CPU c, a push lands in ring c and a pop takes from ring c first. */
+static void test_push_to_current_cpu(void **state)
+{
+	struct cw_objpool *p;
+	cpu_set_t saved, one;
+	int tried = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&p, 64, 8, 0, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (uint32_t c = 0; c < cw_objpool_nr_slots(p) && c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &saved))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue;
+		tried++;
+		uint32_t before = cw_objpool_slot_count(p, c);
+		void *o = cw_objpool_pop(p);
+		assert_non_null(o);
+		assert_int_equal(cw_objpool_slot_count(p, c), before - 1);	/* from ring c */
+		assert_int_equal(cw_objpool_push(p, o), 0);
+		assert_int_equal(cw_objpool_slot_count(p, c), before);	/* back to ring c */
+	}
+	sched_setaffinity(0, sizeof(saved), &saved);
+	assert_int_equal(cw_objpool_fini(p), 0);
+	if (!tried)
+		skip();
+}
+
 struct mt {
 	struct cw_objpool *pool;
 	int iters;
@@ -290,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_checking),
 		cmocka_unit_test(test_double_push_overflow),
 		cmocka_unit_test(test_fini_and_drop),
+		cmocka_unit_test(test_push_to_current_cpu),
 		cmocka_unit_test(test_threads_scatter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
