@@ -45,7 +45,8 @@ typedef int cw_objpool_obj_init_fn(void *obj, void *ctx);
  * Creates a pool of nr_objs objects of obj_size bytes, all in the pool. nr_slots is the number of rings
  * (0: one per possible CPU). obj_init may be NULL. On success stores the pool in *poolp and returns 0;
  * else returns -EINVAL (parameters, see the limits), -ENOMEM, or obj_init's error, and *poolp is NULL.
- * Not signal-safe (allocates).
+ * Not signal-safe (allocates). Hand the pool to other threads the usual way (before creating them, or
+ * through a release store): its setup is plain memory.
  */
 int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_size, uint32_t nr_slots,
 		    cw_objpool_obj_init_fn *obj_init, void *ctx, unsigned flags);
@@ -67,7 +68,8 @@ int cw_objpool_drop(struct cw_objpool *pool, void *obj);
 
 /* Tears the pool down: takes every object still in it; if none is out any more, frees the pool now and
  * returns 0; else returns the number of objects still out, and the cw_objpool_drop of the last of them
- * frees it. After fini, objects must come back through drop, never push. Accepts NULL. Not signal-safe. */
+ * frees it. Call it once no thread is inside pop or push any more; after fini, objects must come back
+ * through drop, never push. Accepts NULL. Not signal-safe. */
 int cw_objpool_fini(struct cw_objpool *pool);
 
 /* Introspection for tests and benchmarks. */
