@@ -23,6 +23,7 @@ $(B)/bench/queues: bench/queues/queues.c $(OBJPOOL_SRCS) $(OBJPOOL_HDRS)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -Isrc -o $@ $< \
 		$(OBJPOOL_SRCS) -lck -lurcu-memb -lurcu-cds -lurcu-common -lpthread -lm
 
+bench: bench-queues
 bench-queues: $(B)/bench/queues
 	@mkdir -p bench/results
 	$(B)/bench/queues -o bench/results/queues.json $(QUEUES_ARGS)
