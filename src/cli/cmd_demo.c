@@ -347,6 +347,8 @@ out:
 	if (ret == -EINTR || stop_sig) {
 		cw_err("demo: interrupted; everything it started is stopped");
 		ret = 130;
+	} else if (ret == -ENOTSUP || ret == -EPERM || ret == -EACCES) {
+		ret = CW_EXIT_USAGE; /* the kernel lacks what profiling needs */
 	} else if (ret < 0) {
 		ret = 1;
 	}
