@@ -219,10 +219,6 @@ int main(int argc, char **argv)
 
 	serve_forever(s);
 
-	for (int fd = 0; fd < s->capacity; fd++)
-		if (s->conns[fd])
-			s->requests += s->conns[fd]->served;
-	fprintf(stderr, "epoll_server: %lu requests on %lu connections, %lu epoll_wait() calls\n", s->requests,
-		s->accepted, s->waits);
+	print_stats(s);
 	return 0;
 }

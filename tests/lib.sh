@@ -9,11 +9,18 @@ need_facility() {
 }
 TMP=$(mktemp -d /tmp/cw-e2e.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-# no_bpf_left: fail if any BPF program of crosswalk's is still loaded (they are all named on_* / cw_*)
+# no_bpf_left: fail if any BPF program of crosswalk's is still loaded (they are all named on_* / cw_*).
+# Programs cannot be told apart by owner here (bpftool has no pids), so while another crosswalk process runs
+# (a parallel test run on a shared machine) the check is not made, and says so.
 no_bpf_left() {
 	local left
 	left=$(bpftool prog show 2>/dev/null | grep -E "name (on_sample|on_switch|on_fork|on_exec)\b" || true)
-	[ -z "$left" ] || fail "BPF programs left attached after crosswalk exited: $left"
+	[ -z "$left" ] && return 0
+	if pgrep -x crosswalk > /dev/null; then
+		echo "note: crosswalk BPF programs are loaded while other crosswalk processes run: not checked"
+		return 0
+	fi
+	fail "BPF programs left attached after crosswalk exited: $left"
 }
 # json_get FILE PYEXPR: evaluate a python expression over the parsed JSON document `d`
 json_check() {
