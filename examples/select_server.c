@@ -7,7 +7,7 @@
  *
  * FD_SETSIZE: glibc's fd_set holds 1024 descriptors, and the FD_SET macros check that bound. The kernel
  * does not: select(nfds, ...) reads nfds bits from whatever memory it is given. So the sets here are bitmaps
- * of fd_mask words sized to the open-file limit (raised to its hard limit), set and tested with our own
+ * of unsigned long words sized to the open-file limit (raised to its hard limit), set and tested with our own
  * macros; the server takes as many connections as that limit allows (tests/e2e/examples_servers.sh runs it
  * past 1024). That is why no call here uses FD_SET/FD_ISSET.
  *
@@ -32,9 +32,12 @@
 #include <unistd.h>
 
 #define STEP __attribute__((noinline, noclone))
-#define BITS (8 * (int)sizeof(fd_mask))
-#define SET_BIT(set, fd) ((set)[(fd) / BITS] |= (fd_mask)1 << ((fd) % BITS))
-#define CLR_BIT(set, fd) ((set)[(fd) / BITS] &= ~((fd_mask)1 << ((fd) % BITS)))
+/* the kernel's layout of a descriptor set: unsigned longs, bit fd % 64 of word fd / 64 (glibc's fd_mask is
+ * a signed long, where setting bit 63 by shifting is undefined) */
+typedef unsigned long fdbits;
+#define BITS (8 * (int)sizeof(fdbits))
+#define SET_BIT(set, fd) ((set)[(fd) / BITS] |= 1UL << ((fd) % BITS))
+#define CLR_BIT(set, fd) ((set)[(fd) / BITS] &= ~(1UL << ((fd) % BITS)))
 #define HAS_BIT(set, fd) (((set)[(fd) / BITS] >> ((fd) % BITS)) & 1)
 
 struct ready {
@@ -46,9 +49,9 @@ struct server {
 	int lfd;
 	int maxfd;		   /* highest descriptor in either master set */
 	long capacity;		   /* descriptors the sets and conns[] cover */
-	size_t words;		   /* fd_mask words per set */
-	fd_mask *rmaster, *wmaster; /* what we wait for */
-	fd_mask *rset, *wset;	   /* select()'s in/out copies */
+	size_t words;		   /* fdbits words per set */
+	fdbits *rmaster, *wmaster; /* what we wait for */
+	fdbits *rset, *wset;	   /* select()'s in/out copies */
 	struct conn **conns;	   /* by descriptor */
 	struct ready *ready;
 	unsigned long accepted, requests, selects, ready_total;
@@ -129,7 +132,7 @@ STEP static void accept_clients(struct server *s)
  * commSelect's: linear in the highest descriptor, not in the number of events). */
 STEP static int poll_clients(struct server *s)
 {
-	size_t bytes = s->words * sizeof(fd_mask);
+	size_t bytes = s->words * sizeof(fdbits);
 	int n, k = 0;
 	bool any_write = false;
 
@@ -230,10 +233,10 @@ int main(int argc, char **argv)
 
 	s.capacity = raise_nofile_limit();
 	s.words = (size_t)(s.capacity + BITS - 1) / BITS;
-	s.rmaster = calloc(s.words, sizeof(fd_mask));
-	s.wmaster = calloc(s.words, sizeof(fd_mask));
-	s.rset = calloc(s.words, sizeof(fd_mask));
-	s.wset = calloc(s.words, sizeof(fd_mask));
+	s.rmaster = calloc(s.words, sizeof(fdbits));
+	s.wmaster = calloc(s.words, sizeof(fdbits));
+	s.rset = calloc(s.words, sizeof(fdbits));
+	s.wset = calloc(s.words, sizeof(fdbits));
 	s.conns = calloc((size_t)s.capacity, sizeof(*s.conns));
 	s.ready = calloc((size_t)s.capacity, sizeof(*s.ready));
 	if (!s.rmaster || !s.wmaster || !s.rset || !s.wset || !s.conns || !s.ready)

@@ -71,14 +71,15 @@ for bad in (b"GET /item/1 0\n", b"GET /item/1 65537\n", b"GET /item/4294967296 5
     s = conn(); s.sendall(bad)
     check("bad %r" % bad[:20], read_all_until_close(s), b"ERR bad request\n"); s.close()
 PY
-	"$EX/loadgen" -p "$PORT" -i 1100 -c 4 -d 1 -s 4096 > "$TMP/lg.out" 2>&1 || { cat "$TMP/lg.out"; fail "$srv: loadgen exited $?"; }
+	rc=0; "$EX/loadgen" -p "$PORT" -i 1100 -c 4 -d 1 -s 4096 > "$TMP/lg.out" 2>&1 || rc=$?
+	[ $rc = 0 ] || { cat "$TMP/lg.out"; fail "$srv: loadgen exited $rc"; }
 	cat "$TMP/lg.out"
 	grep -q "^loadgen: connected idle=1100 active=4$" "$TMP/lg.out" || fail "$srv: loadgen did not open 1100+4 connections"
 	grep -Eq "^loadgen: requests=[1-9][0-9]* errors=0 " "$TMP/lg.out" || fail "$srv: loadgen saw errors or no requests"
 	# exact request count, and a rate that is never exceeded
-	"$EX/loadgen" -p "$PORT" -i 10 -c 3 -d 30 -n 50 -s 1 > "$TMP/lg.out" 2>&1 || fail "$srv: loadgen -n exited $?"
+	"$EX/loadgen" -p "$PORT" -i 10 -c 3 -d 30 -n 50 -s 1 > "$TMP/lg.out" 2>&1 || { cat "$TMP/lg.out"; fail "$srv: loadgen -n failed"; }
 	grep -Eq "^loadgen: requests=50 errors=0 " "$TMP/lg.out" || { cat "$TMP/lg.out"; fail "$srv: -n 50 did not make exactly 50 requests"; }
-	"$EX/loadgen" -p "$PORT" -i 0 -c 2 -d 1 -r 100 -s 10 > "$TMP/lg.out" 2>&1 || fail "$srv: loadgen -r exited $?"
+	"$EX/loadgen" -p "$PORT" -i 0 -c 2 -d 1 -r 100 -s 10 > "$TMP/lg.out" 2>&1 || { cat "$TMP/lg.out"; fail "$srv: loadgen -r failed"; }
 	n=$(sed -n 's/^loadgen: requests=\([0-9]*\) .*/\1/p' "$TMP/lg.out")
 	[ -n "$n" ] && [ "$n" -le 110 ] || { cat "$TMP/lg.out"; fail "$srv: -r 100 for 1 s made $n requests"; }
 	kill -TERM "$SPID"; wait "$SPID"
