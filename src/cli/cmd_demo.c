@@ -217,6 +217,9 @@ int cmd_demo(int argc, char **argv)
 		char *end;
 		double v = optarg ? strtod(optarg, &end) : 0;
 		bool bad = optarg && (*end || !*optarg);
+		const char *what = c == 'd' ? "--duration (0.5..60 s)" : c == O_IDLE ? "--idle (0..15000)"
+				 : c == O_ACTIVE ? "--active (1..64)" : c == O_SIZE ? "--size (1..65536)"
+				 : "--freq (1..10000 Hz)";
 		switch (c) {
 		case 'd':
 			if (bad || v < 0.5 || v > 60)
@@ -249,7 +252,7 @@ int cmd_demo(int argc, char **argv)
 		}
 		continue;
 	badarg:
-		cw_err("demo: invalid value '%s' for %s (see 'crosswalk demo --help')", optarg, argv[optind - 1]);
+		cw_err("demo: invalid value '%s' for %s", optarg, what);
 		return CW_EXIT_USAGE;
 	}
 	if (optind < argc) {
