@@ -14,11 +14,11 @@
  * build/examples). Fills DIR; -ENOENT when it, or one of the programs, is missing. */
 int cw_demo_locate(char *dir, size_t len);
 
-/* The load an experiment puts on a server. Zero fields take the defaults. */
+/* The load an experiment puts on a server. Zero fields take the defaults, but for idle (0 is none). */
 struct cw_demo_load {
 	const char *dir;     /* folder of select_server, epoll_server, loadgen (cw_demo_locate) */
 	const char *server;  /* "select_server" or "epoll_server" */
-	unsigned idle;	     /* idle connections (default 1000) */
+	unsigned idle;	     /* idle connections (crosswalk demo: 1000) */
 	unsigned active;     /* active connections, one request in flight each (default 4) */
 	unsigned resp_bytes; /* response body (default 4096) */
 };

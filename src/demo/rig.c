@@ -260,7 +260,7 @@ int cw_demo_rig_start(const struct cw_demo_load *load, volatile int *stop, struc
 	r->port = atoi(line + strlen(what));
 
 	snprintf(port, sizeof(port), "%d", r->port);
-	snprintf(idle, sizeof(idle), "%u", load->idle ? load->idle : 1000);
+	snprintf(idle, sizeof(idle), "%u", load->idle);
 	snprintf(active, sizeof(active), "%u", load->active ? load->active : 4);
 	snprintf(bytes, sizeof(bytes), "%u", load->resp_bytes ? load->resp_bytes : 4096);
 	snprintf(dur, sizeof(dur), "%d", LOADGEN_MAX_S);
