@@ -136,6 +136,22 @@ static void print_table(const struct run *r, int max_rows)
 	cw_report_write(&p, CW_FMT_TABLE, &ro, stdout);
 }
 
+static double cpu_per_req_us(const struct cw_demo_loadstats *l)
+{
+	return l->requests ? 1e6 * l->server_cpu_s / (double)l->requests : 0;
+}
+
+/* One server's table, numbers and hot path. */
+static void print_run(const struct run *r, int max_rows)
+{
+	print_table(r, max_rows);
+	printf("\n%s: %.0f requests/s, %.2f CPUs, %.0f us of server CPU per request, %.0f %s calls/s\n", r->server,
+	       r->load.rps, r->load.seconds > 0 ? r->load.server_cpu_s / r->load.seconds : 0.0,
+	       cpu_per_req_us(&r->load), per_s(r->load.calls, &r->load), r->call);
+	printf("  %.1f%% of its CPU samples are in %s and the kernel code under it\n", r->an.wait_pct, r->call);
+	print_path(stdout, &r->an);
+}
+
 /* The finding in plain language, computed from both runs (the epoll part only when it ran). */
 static void write_finding(FILE *f, const struct run *s, const struct run *e, unsigned idle)
 {
@@ -276,37 +292,25 @@ int cmd_demo(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	uint64_t t0 = cw_now_ns();
-	printf("crosswalk demo: a select() event loop with %u idle and %u active connections (the proxy of seed 002),\n"
-	       "then the same server built on epoll under the same load. Each is measured for %.0f s.\n\n",
+	printf("crosswalk demo: a select() event loop with %u idle and %u active connections, like the proxy whose\n"
+	       "DCPI profile showed select() dominating (Banga & Mogul, USENIX 1998), then the same server built on\n"
+	       "epoll under the same load. Each is measured for %.1f s.\n\n",
 	       load.idle, load.active, seconds);
 	printf("[1/2] %s under load: profiling it (on-CPU and off-CPU) ...\n\n", sel.server);
 	if ((ret = run_one(&sel, &load, seconds, freq)) < 0)
 		goto out;
-	print_table(&sel, 14);
-	printf("\n%s: %.0f requests/s, %.2f CPUs, %.0f us of server CPU per request, %.0f %s calls/s\n", sel.server,
-	       sel.load.rps, sel.load.server_cpu_s / sel.load.seconds,
-	       sel.load.requests ? 1e6 * sel.load.server_cpu_s / (double)sel.load.requests : 0.0,
-	       per_s(sel.load.calls, &sel.load), sel.call);
-	printf("  %.1f%% of its CPU samples are in %s and the kernel code under it\n", sel.an.wait_pct, sel.call);
-	print_path(stdout, &sel.an);
+	print_run(&sel, 14);
 
 	printf("\n[2/2] %s under the same load ...\n\n", epo.server);
 	if ((ret = run_one(&epo, &load, seconds, freq)) < 0)
 		goto out;
-	print_table(&epo, 8);
-	printf("\n%s: %.0f requests/s, %.2f CPUs, %.0f us of server CPU per request, %.0f %s calls/s\n", epo.server,
-	       epo.load.rps, epo.load.server_cpu_s / epo.load.seconds,
-	       epo.load.requests ? 1e6 * epo.load.server_cpu_s / (double)epo.load.requests : 0.0,
-	       per_s(epo.load.calls, &epo.load), epo.call);
-	printf("  %.1f%% of its CPU samples are in %s and the kernel code under it\n", epo.an.wait_pct, epo.call);
-	print_path(stdout, &epo.an);
+	print_run(&epo, 8);
 
 	printf("\n%-34s %15s %15s\n", "", sel.server, epo.server);
 	printf("%-34s %15.0f %15.0f\n", "requests/s", sel.load.rps, epo.load.rps);
 	printf("%-34s %14.1f%% %14.1f%%\n", "event-wait path share of CPU", sel.an.wait_pct, epo.an.wait_pct);
-	printf("%-34s %15.0f %15.0f\n", "server CPU per request (us)",
-	       sel.load.requests ? 1e6 * sel.load.server_cpu_s / (double)sel.load.requests : 0.0,
-	       epo.load.requests ? 1e6 * epo.load.server_cpu_s / (double)epo.load.requests : 0.0);
+	printf("%-34s %15.0f %15.0f\n", "server CPU per request (us)", cpu_per_req_us(&sel.load),
+	       cpu_per_req_us(&epo.load));
 	printf("%-34s %15.0f %15.0f\n", "wait calls per second", per_s(sel.load.calls, &sel.load),
 	       per_s(epo.load.calls, &epo.load));
 	printf("%-34s %15.1f %15.1f\n", "ready descriptors per call",
@@ -317,8 +321,11 @@ int cmd_demo(int argc, char **argv)
 	printf("%-34s %15lu %15lu\n", "response errors", sel.load.errors, epo.load.errors);
 	printf("(event-wait path: %s / %s, the libc call and the kernel functions under it)\n\n", sel.call, epo.call);
 	FILE *m = open_memstream(&finding, &flen);
-	if (!m)
+	if (!m) {
+		cw_err("demo: %s", strerror(errno));
+		ret = -errno;
 		goto out;
+	}
 	write_finding(m, &sel, &epo, load.idle);
 	fclose(m);
 	printf("Finding: %s", finding);
