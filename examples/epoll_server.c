@@ -83,9 +83,12 @@ STEP static void accept_clients(struct server *s)
 	for (;;) {
 		int one = 1, fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			static bool warned; /* once: the listener stays readable, this would repeat every call */
+			if ((errno == EMFILE || errno == ENFILE) && !warned) {
+				warned = true;
 				fprintf(stderr, "epoll_server: accept: %s (open-file limit %ld)\n", strerror(errno),
 					s->capacity);
+			}
 			return;
 		}
 		if (fd >= s->capacity) {
