@@ -14,6 +14,7 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
+	{ "demo", cmd_demo, "the bundled demo: a select() server with idle connections, explained, then epoll" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
 };
 
