@@ -14,6 +14,7 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
+	{ "measure", cmd_measure, "time chosen functions of a program: calls, inclusive and self time" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,250 @@
+/* The hook path: what runs on every entry and exit of an instrumented function, inside the target.
+ *
+ * Rules of this file (compiled with -mgeneral-regs-only): no libc call, no allocation, no errno change on the
+ * fast path; a per-thread busy flag keeps the agent's own thread and the slow path (thread set-up, which
+ * may call instrumented libc functions such as malloc or memset) out of the instrumentation.
+ *
+ * Return instances: each timed call pushes a frame (real return address, its stack slot, entry TSC, the
+ * inclusive time of instrumented children) on a per-thread shadow stack, mmap'd on the thread's first
+ * instrumented call. The slot address identifies the frame: on exit the frame whose slot matches is found
+ * from the top, and frames above it were abandoned by longjmp/siglongjmp (or an exception) and are dropped;
+ * on entry, frames of the same stack whose slot is at or below the new one are abandoned as well. */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CW_STACK_FRAMES 8192
+
+struct cw_frame {
+	uint64_t ret;	 /* the real return address */
+	uint64_t *retp;	 /* where it was on the stack */
+	uint64_t t0;	 /* entry TSC */
+	uint64_t child;	 /* ticks of instrumented callees */
+	int32_t slot;
+};
+
+struct cw_thread {
+	int busy;
+	uint32_t depth;
+	uint64_t stack_lo, stack_hi; /* the thread's own stack: frames elsewhere (sigaltstack) are never dropped
+					on entry */
+	struct cw_frame frames[CW_STACK_FRAMES];
+};
+
+/* initial-exec: one %fs-relative load, no __tls_get_addr (which may allocate) on the hook path */
+static __thread struct cw_thread *cw_tls __attribute__((tls_model("initial-exec")));
+static __thread int cw_tls_state __attribute__((tls_model("initial-exec"))); /* 0 new, 1 ready, 2 dead/busy */
+
+static uint64_t main_stack_lo, main_stack_hi;
+static pid_t main_tid;
+static pthread_key_t thread_key;
+static int thread_key_ok;
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static void thread_gone(void *p)
+{
+	/* the thread exits: frames still open belong to a stack that is going away */
+	struct cw_thread *t = p;
+	cw_tls = NULL;
+	cw_tls_state = 2;
+	if (t)
+		munmap(t, sizeof(*t));
+}
+
+/* Reads the main thread's stack range from /proc/self/maps without malloc (plain syscalls). */
+void cw_hook_init_main(void)
+{
+	char buf[4096], line[512];
+	size_t ll = 0;
+	ssize_t n;
+	int fd = (int)syscall(SYS_open, "/proc/self/maps", 0);
+
+	main_tid = getpid();
+	if (pthread_key_create(&thread_key, thread_gone) == 0)
+		thread_key_ok = 1;
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof(line) - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			if (ll > 7 && !__builtin_memcmp(line + ll - 7, "[stack]", 7)) {
+				uint64_t lo = 0, hi = 0;
+				char *s = line;
+				while (*s && *s != '-') {
+					lo = lo * 16 + (uint64_t)(*s <= '9' ? *s - '0' : (*s | 32) - 'a' + 10);
+					s++;
+				}
+				for (s++; *s && *s != ' '; s++)
+					hi = hi * 16 + (uint64_t)(*s <= '9' ? *s - '0' : (*s | 32) - 'a' + 10);
+				/* the stack may still grow down to the rlimit: take 64 MB below as ours */
+				main_stack_lo = lo > (64ull << 20) ? lo - (64ull << 20) : 0;
+				main_stack_hi = hi;
+			}
+			ll = 0;
+		}
+	}
+	close(fd);
+}
+
+void cw_hook_thread_busy(void)
+{
+	cw_tls_state = 2;
+}
+
+extern uint64_t cw_x86_call_fpsafe(uint64_t (*fn)(void)) CW_HIDDEN;
+
+static __attribute__((noinline, used)) struct cw_thread *thread_init(void)
+{
+	int saved = errno;
+	struct cw_thread *t;
+
+	cw_tls_state = 2; /* busy while setting up: libc calls below may be instrumented */
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t == MAP_FAILED) {
+		errno = saved;
+		return NULL; /* stays busy: this thread is not timed */
+	}
+	if (gettid() == main_tid) {
+		t->stack_lo = main_stack_lo;
+		t->stack_hi = main_stack_hi;
+	} else {
+		pthread_attr_t a;
+		void *addr;
+		size_t sz;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &addr, &sz) == 0) {
+				t->stack_lo = (uint64_t)addr;
+				t->stack_hi = (uint64_t)addr + sz;
+			}
+			pthread_attr_destroy(&a);
+		}
+	}
+	if (thread_key_ok)
+		pthread_setspecific(thread_key, t);
+	cw_tls = t;
+	cw_tls_state = 1;
+	errno = saved;
+	return t;
+}
+
+static uint64_t thread_init_u64(void)
+{
+	return (uint64_t)thread_init();
+}
+
+static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
+{
+	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++) {
+		uint64_t cur = __atomic_load_n(&s->sites[i].ret, __ATOMIC_RELAXED);
+		if (cur == 0) {
+			uint64_t zero = 0;
+			if (!__atomic_compare_exchange_n(&s->sites[i].ret, &zero, ret, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED))
+				cur = zero;
+			else
+				cur = ret;
+		}
+		if (cur == ret) {
+			__atomic_fetch_add(&s->sites[i].calls, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+}
+
+uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
+{
+	struct cw_thread *t = cw_tls;
+	int32_t slot;
+
+	if (__builtin_expect(!t, 0)) {
+		if (cw_tls_state != 0)
+			return 0;
+		t = (struct cw_thread *)cw_x86_call_fpsafe(thread_init_u64);
+		if (!t)
+			return 0;
+	}
+	if (t->busy || site >= CW_MAX_SITES)
+		return 0;
+	slot = cw_sites[site].slot;
+	if (slot < 0)
+		return 0; /* removed while this thread was in the stub */
+	struct cw_agent_slot *s = &cw_shm->slots[slot];
+	__atomic_fetch_add(&s->entries, 1, __ATOMIC_RELAXED);
+	if (cw_count_sites)
+		count_site(s, *retp);
+	uint64_t a = (uint64_t)retp;
+	if (a >= t->stack_lo && a < t->stack_hi)
+		while (t->depth) {
+			uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
+			if (b > a || b < t->stack_lo || b >= t->stack_hi)
+				break;
+			t->depth--; /* abandoned by a longjmp out of it */
+		}
+	if (t->depth >= CW_STACK_FRAMES) {
+		__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	struct cw_frame *f = &t->frames[t->depth];
+	f->ret = *retp;
+	f->retp = retp;
+	f->slot = slot;
+	f->child = 0;
+	/* publish the frame before the return address points at the trampoline: a signal handler on this
+	 * thread that longjmps or returns through instrumented frames sees a consistent stack */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	f->t0 = rdtsc();
+	*retp = (uint64_t)cw_x86_ret_tramp;
+	return 0;
+}
+
+static __attribute__((noreturn, noinline)) void lost_frame(uint64_t *retp)
+{
+	static const char msg[] = "crosswalk agent: return through an unknown frame; aborting\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	abort();
+}
+
+uint64_t cw_agent_on_exit(uint64_t *retp)
+{
+	uint64_t now = rdtsc();
+	struct cw_thread *t = cw_tls;
+	uint32_t i;
+
+	if (!t)
+		lost_frame(retp);
+	for (i = t->depth; i > 0; i--)
+		if (t->frames[i - 1].retp == retp)
+			break;
+	if (!i)
+		lost_frame(retp);
+	struct cw_frame *f = &t->frames[i - 1];
+	uint64_t dur = now - f->t0, ret = f->ret;
+	struct cw_agent_slot *s = &cw_shm->slots[f->slot];
+	__atomic_fetch_add(&s->calls, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->incl_ticks, dur, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->self_ticks, dur > f->child ? dur - f->child : 0, __ATOMIC_RELAXED);
+	if (i > 1)
+		t->frames[i - 2].child += dur;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->depth = i - 1;
+	return ret;
+}

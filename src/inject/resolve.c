@@ -1,0 +1,360 @@
+/* Function names to runtime addresses in a target process: a small libelf reader of .symtab/.dynsym over
+ * the objects of /proc/PID/maps. (To be replaced by src/sym when it lands; the interface stays.) */
+#include "inject/inject.h"
+#include "util/util.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct mapping {
+	uint64_t start, end, off;
+	char path[PATH_MAX];
+};
+
+static int read_maps(pid_t pid, struct mapping **out, size_t *n)
+{
+	char p[64], line[PATH_MAX + 128];
+	FILE *f;
+	size_t cap = 0;
+	snprintf(p, sizeof(p), "/proc/%d/maps", (int)pid);
+	if (!(f = fopen(p, "re")))
+		return -errno;
+	*out = NULL;
+	*n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct mapping m;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %n", &m.start, &m.end, perms, &m.off, &pos) < 4 || !pos)
+			continue;
+		char *path = line + pos;
+		path[strcspn(path, "\n")] = 0;
+		if (path[0] != '/')
+			continue;
+		snprintf(m.path, sizeof(m.path), "%s", path);
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*out = cw_realloc(*out, cap * sizeof(**out));
+		}
+		(*out)[(*n)++] = m;
+	}
+	fclose(f);
+	return 0;
+}
+
+struct fsym {
+	const char *name;
+	uint64_t value, size;
+	int ifunc;
+};
+
+/* Calls FN for each defined function symbol of the ELF file PATH; stops when FN returns non-zero. */
+static int for_each_func(const char *path, int (*fn)(const struct fsym *, void *), void *ctx, Elf **keep)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), stop = 0;
+	Elf *e;
+	Elf_Scn *scn = NULL;
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!e) {
+		close(fd);
+		return -EINVAL;
+	}
+	while (!stop && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		size_t cnt = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (size_t i = 0; d && i < cnt && !stop; i++) {
+			GElf_Sym s;
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
+				continue;
+			int t = GELF_ST_TYPE(s.st_info);
+			if (t != STT_FUNC && t != STT_GNU_IFUNC)
+				continue;
+			const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
+			if (!nm || !*nm)
+				continue;
+			struct fsym f = { nm, s.st_value, s.st_size, t == STT_GNU_IFUNC };
+			stop = fn(&f, ctx);
+		}
+	}
+	if (keep && stop)
+		*keep = e;
+	else
+		elf_end(e);
+	close(fd);
+	return stop;
+}
+
+/* ELF virtual address -> file offset through the PT_LOAD headers */
+static int vaddr_to_off(const char *path, uint64_t vaddr, uint64_t *off)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -ENOENT;
+	Elf *e;
+	size_t n;
+	if (fd < 0)
+		return -errno;
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e && !elf_getphdrnum(e, &n))
+		for (size_t i = 0; i < n; i++) {
+			GElf_Phdr ph;
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
+			    vaddr < ph.p_vaddr + ph.p_filesz) {
+				*off = vaddr - ph.p_vaddr + ph.p_offset;
+				r = 0;
+				break;
+			}
+		}
+	elf_end(e);
+	close(fd);
+	return r;
+}
+
+static int runtime_addr(const struct mapping *m, size_t n, const char *path, uint64_t vaddr, uint64_t *addr)
+{
+	uint64_t off = 0;
+	int r = vaddr_to_off(path, vaddr, &off);
+	if (r)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(m[i].path, path) && off >= m[i].off && off < m[i].off + (m[i].end - m[i].start)) {
+			*addr = m[i].start + off - m[i].off;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+struct find_ctx {
+	const char *name;
+	struct fsym found;
+	int have;
+};
+
+static int find_cb(const struct fsym *f, void *p)
+{
+	struct find_ctx *c = p;
+	if (strcmp(f->name, c->name))
+		return 0;
+	/* prefer a symbol with a size (.symtab often has both a sized and an alias entry) */
+	if (!c->have || (!c->found.size && f->size)) {
+		c->found = *f;
+		c->found.name = c->name;
+		c->have = 1;
+	}
+	return f->size ? 1 : 0;
+}
+
+/* closest names, for "unknown function" messages */
+struct near_ctx {
+	const char *name;
+	char best[3][128];
+	int dist[3];
+};
+
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 120 || lb > 120)
+		return 1000;
+	int d[121];
+	for (size_t j = 0; j <= lb; j++)
+		d[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int prev = d[0];
+		d[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int cur = d[j];
+			int v = prev + (a[i - 1] != b[j - 1]);
+			if (d[j] + 1 < v)
+				v = d[j] + 1;
+			if (d[j - 1] + 1 < v)
+				v = d[j - 1] + 1;
+			d[j] = v;
+			prev = cur;
+		}
+	}
+	return d[lb];
+}
+
+static int near_cb(const struct fsym *f, void *p)
+{
+	struct near_ctx *c = p;
+	int dist = strstr(f->name, c->name) ? 1 : edit_distance(c->name, f->name);
+	for (int k = 0; k < 3; k++) {
+		if (!strcmp(c->best[k], f->name))
+			return 0;
+		if (dist < c->dist[k]) {
+			for (int j = 2; j > k; j--) {
+				c->dist[j] = c->dist[j - 1];
+				memcpy(c->best[j], c->best[j - 1], sizeof(c->best[j]));
+			}
+			c->dist[k] = dist;
+			snprintf(c->best[k], sizeof(c->best[k]), "%s", f->name);
+			break;
+		}
+	}
+	return 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* the size of the (non-IFUNC) function symbol at W->value */
+static int size_cb(const struct fsym *f, void *p)
+{
+	struct fsym *w = p;
+	if (!f->ifunc && f->value == w->value && f->size) {
+		w->size = f->size;
+		return 1;
+	}
+	return 0;
+}
+
+/* For an IFUNC (memcpy, strlen...): the implementation the resolver picks is the one our own copy of the
+ * same library picked, since it runs on the same CPU; take its offset in our mapping. */
+static int ifunc_impl(const char *path, const char *name, uint64_t *vaddr, uint64_t *size)
+{
+	struct stat st_t, st_m;
+	Dl_info di;
+	void *sym;
+	if (stat(path, &st_t))
+		return -ENOENT;
+	void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+	if (!h)
+		return -ENOENT;
+	sym = dlsym(h, name);
+	dlclose(h);
+	if (!sym || !dladdr(sym, &di) || !di.dli_fname || stat(di.dli_fname, &st_m) || st_m.st_ino != st_t.st_ino ||
+	    st_m.st_dev != st_t.st_dev)
+		return -ENOENT;
+	/* our load bias: the address minus the ELF vaddr of our mapping's base */
+	uint64_t v = (uint64_t)sym - (uint64_t)di.dli_fbase;
+	/* find the implementation's own symbol for its size */
+	struct fsym b = { .value = v };
+	for_each_func(path, size_cb, &b, NULL);
+	if (!b.size) {
+		/* libc's implementations are local symbols that only the debug file has: look there */
+		char dbg[PATH_MAX];
+		snprintf(dbg, sizeof(dbg), "/usr/lib/debug/%s", path);
+		for_each_func(dbg, size_cb, &b, NULL);
+	}
+	*vaddr = v;
+	*size = b.size;
+	return 0;
+}
+
+int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char *err, size_t errlen)
+{
+	struct mapping *m = NULL;
+	size_t n = 0;
+	char obj[256] = "", name[256], exe[PATH_MAX];
+	uint64_t off = 0;
+	int r, by_off = 0;
+	const char *colon = strchr(spec, ':'), *plus = strstr(spec, "+0x");
+
+	memset(out, 0, sizeof(*out));
+	if (colon) {
+		snprintf(obj, sizeof(obj), "%.*s", (int)(colon - spec), spec);
+		snprintf(name, sizeof(name), "%s", colon + 1);
+	} else if (plus) {
+		snprintf(obj, sizeof(obj), "%.*s", (int)(plus - spec), spec);
+		off = strtoull(plus + 1, NULL, 16);
+		by_off = 1;
+	} else {
+		snprintf(name, sizeof(name), "%s", spec);
+	}
+	if ((r = read_maps(pid, &m, &n))) {
+		snprintf(err, errlen, "process %d: cannot read its mappings: %s", (int)pid, strerror(-r));
+		return r;
+	}
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	ssize_t l = readlink(p, exe, sizeof(exe) - 1);
+	exe[l > 0 ? l : 0] = 0;
+
+	/* candidate objects: the executable first, then the others in address order, each once */
+	const char **objs = cw_calloc(n + 1, sizeof(*objs));
+	size_t no = 0;
+	if (exe[0] && !obj[0])
+		objs[no++] = exe;
+	for (size_t i = 0; i < n; i++) {
+		int dup = 0;
+		for (size_t j = 0; j < no; j++)
+			dup |= !strcmp(objs[j], m[i].path);
+		if (dup)
+			continue;
+		if (obj[0] && strncmp(base_name(m[i].path), obj, strlen(obj)))
+			continue;
+		objs[no++] = m[i].path;
+	}
+	r = -ENOENT;
+	if (obj[0] && !no) {
+		snprintf(err, errlen, "no object '%s' mapped in process %d", obj, (int)pid);
+		goto out;
+	}
+	if (by_off) {
+		r = runtime_addr(m, n, objs[0], off, &out->addr);
+		if (r) {
+			snprintf(err, errlen, "%s: offset 0x%lx is not in a mapped segment", objs[0], off);
+			goto out;
+		}
+		/* the size: a symbol starting there, else unknown (the agent refuses then) */
+		struct fsym want = { .value = off };
+		for_each_func(objs[0], size_cb, &want, NULL);
+		out->size = want.size;
+		snprintf(out->name, sizeof(out->name), "%s", spec);
+		goto out;
+	}
+	for (size_t k = 0; k < no; k++) {
+		struct find_ctx c = { .name = name };
+		for_each_func(objs[k], find_cb, &c, NULL);
+		if (!c.have)
+			continue;
+		uint64_t v = c.found.value, sz = c.found.size;
+		if (c.found.ifunc && ifunc_impl(objs[k], name, &v, &sz)) {
+			snprintf(err, errlen, "%s in %s is an IFUNC whose implementation cannot be found", name,
+				 base_name(objs[k]));
+			r = -ENOENT;
+			goto out;
+		}
+		r = runtime_addr(m, n, objs[k], v, &out->addr);
+		if (r)
+			continue;
+		out->size = sz;
+		if (!strcmp(objs[k], exe))
+			snprintf(out->name, sizeof(out->name), "%s", name);
+		else
+			snprintf(out->name, sizeof(out->name), "%s:%s", base_name(objs[k]), name);
+		goto out;
+	}
+	/* unknown: suggest the closest names of the executable (or of the named object) */
+	struct near_ctx nc = { .name = name, .dist = { 1000, 1000, 1000 } };
+	for_each_func(objs[0] ? objs[0] : exe, near_cb, &nc, NULL);
+	int len = snprintf(err, errlen, "unknown function '%s'", spec);
+	for (int k = 0; k < 3 && len > 0 && (size_t)len < errlen; k++)
+		if (nc.dist[k] <= (int)strlen(name) / 2 + 1)
+			len += snprintf(err + len, errlen - (size_t)len, "%s'%s'", k ? ", " : " (did you mean ",
+					nc.best[k]);
+	if (nc.dist[0] <= (int)strlen(name) / 2 + 1 && len > 0 && (size_t)len < errlen)
+		snprintf(err + len, errlen - (size_t)len, "?)");
+out:
+	free(objs);
+	free(m);
+	return r;
+}
