@@ -80,6 +80,32 @@ static void plan_branch_into_patch(void **st)
 	assert_string_equal(err, "branch at +0x7 targets patched byte +0x2");
 }
 
+static void plan_recursion_vs_loop(void **st)
+{
+	static const uint8_t rec[] = {
+		0x55,			      /* +0 push %rbp */
+		0x48, 0x89, 0xe5,	      /* +1 mov %rsp,%rbp */
+		0x85, 0xff,		      /* +4 test %edi,%edi */
+		0x74, 0x07,		      /* +6 je +0xf */
+		0xff, 0xcf,		      /* +8 dec %edi */
+		0xe8, 0xf1, 0xff, 0xff, 0xff, /* +a call +0 (recursion: fine) */
+		0x5d,			      /* +f pop %rbp */
+		0xc3,			      /* +10 ret */
+	};
+	static const uint8_t loop[] = {
+		0x85, 0xff,		/* +0 test %edi,%edi */
+		0x74, 0x06,		/* +2 je +0xa */
+		0xff, 0xcf,		/* +4 dec %edi */
+		0x90, 0x90,		/* +6 nop; nop */
+		0xeb, 0xf6,		/* +8 jmp +0 (a tail call made a loop: refused) */
+		0xc3,			/* +a ret */
+	};
+	struct cw_x86_patch p;
+	assert_int_equal(cw_x86_plan(rec, sizeof(rec), 0x1000, &p, err, sizeof(err)), 0);
+	assert_int_equal(cw_x86_plan(loop, sizeof(loop), 0x1000, &p, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "branch at +0x8 targets patched byte +0x0");
+}
+
 static void plan_undecodable(void **st)
 {
 	static const uint8_t f[] = { 0x06, 0x90, 0x90, 0x90, 0x90, 0xc3 }; /* push %es: invalid in 64-bit mode */
@@ -215,7 +241,7 @@ int main(void)
 		cmocka_unit_test(plan_undecodable),	 cmocka_unit_test(reloc_rip_relative),
 		cmocka_unit_test(reloc_branches),	 cmocka_unit_test(reloc_out_of_range),
 		cmocka_unit_test(stub_bytes),		 cmocka_unit_test(stub_with_rip_operand),
-		cmocka_unit_test(plan_real_code),
+		cmocka_unit_test(plan_real_code),	 cmocka_unit_test(plan_recursion_vs_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

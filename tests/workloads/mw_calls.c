@@ -1,5 +1,5 @@
 /* Instrumentation workload with a known call sequence: main calls outer() N times, outer calls inner()
- * 3 times; fib(R) recursion; a variadic function with double arguments (%al and xmm registers must
+ * 3 times; fib(R) and rec(10 R) recursion; a variadic function with double arguments (%al and xmm registers must
  * survive the entry hook); prints a checksum that must not change under instrumentation.
  * usage: mw_calls [N] [R] */
 #include <stdarg.h>
@@ -34,6 +34,16 @@ NOINLINE unsigned long fib(unsigned n)
 	return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 
+/* linear recursion the compilers cannot turn into a loop (a volatile store after the call): N+1 calls */
+NOINLINE unsigned long rec(unsigned n)
+{
+	if (!n)
+		return 0;
+	unsigned long r = rec(n - 1);
+	sink += r;
+	return r + n;
+}
+
 NOINLINE double vsum(int n, ...)
 {
 	va_list ap;
@@ -57,6 +67,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		acc += outer((unsigned long)i);
 	acc += fib((unsigned)r);
+	acc += rec((unsigned)r * 10);
 	double v = vsum(4, 1.5, 2.25, 3.125, 4.0625);
 	double w = fargs(1, 2, 3, 4, 5, 6, 7, 8);
 	printf("checksum %lu vsum %.4f fargs %.1f\n", acc, v, w);

@@ -118,7 +118,11 @@ int cw_x86_plan(const uint8_t *code, size_t size, uint64_t func, struct cw_x86_p
 		}
 		if (is_rel_branch(&in)) {
 			uint64_t target = func + off + in.length + (uint64_t)in.raw.imm[0].value.s;
-			if (target >= p->site && target < p->site + p->len) {
+			/* a call to the entry is a call (recursion); a jump there (a loop the compiler made of a
+			 * tail call) would run the entry instrumentation without a call */
+			int is_call = in.mnemonic == ZYDIS_MNEMONIC_CALL;
+			if (is_call ? (target > p->site && target < p->site + p->len)
+				    : (target >= func && target < p->site + p->len)) {
 				set_err(err, errlen, "branch at +0x%x targets patched byte +0x%x", off,
 					(unsigned)(target - func));
 				return -EINVAL;

@@ -27,8 +27,8 @@ struct cw_x86_patch {
 /* Decide whether the function at runtime address FUNC, whose SIZE bytes are CODE, can be patched, and how.
  * The whole body is decoded: code the decoder does not understand, a body shorter than the jump, a flow
  * change (ret, jmp, ud2, int3) inside the jump's bytes, loop/jrcxz there, or any relative branch of the body
- * that targets the patched bytes make it refuse (-EINVAL, the reason in ERR). A branch to the very first
- * patched byte is refused too: it would re-enter the entry instrumentation without a call. */
+ * that targets the patched bytes make it refuse (-EINVAL, the reason in ERR). A jump (not a call) to the
+ * function's first byte is refused too: it would run the entry instrumentation without a call. */
 int cw_x86_plan(const uint8_t *code, size_t size, uint64_t func, struct cw_x86_patch *p, char *err,
 		size_t errlen);
 
