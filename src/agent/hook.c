@@ -8,7 +8,10 @@
  * inclusive time of instrumented children) on a per-thread shadow stack, mmap'd on the thread's first
  * instrumented call. The slot address identifies the frame: on exit the frame whose slot matches is found
  * from the top, and frames above it were abandoned by longjmp/siglongjmp (or an exception) and are dropped;
- * on entry, frames of the same stack whose slot is at or below the new one are abandoned as well. */
+ * on entry, frames of the same stack whose slot is at or below the new one are abandoned as well, except
+ * for a tail call: the slot already returns into the trampoline, and both frames stay (the tail-called
+ * function's saved return address is the trampoline, so returning runs the exit hook twice, innermost
+ * first). */
 #include "agent/agent.h"
 
 #include <errno.h>
@@ -194,6 +197,11 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 		while (t->depth) {
 			uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
 			if (b > a || b < t->stack_lo || b >= t->stack_hi)
+				break;
+			/* same slot, already pointing at the trampoline: an instrumented function tail-called
+			 * this one (jmp, not call); its frame is alive and is finished when we return into
+			 * the trampoline a second time */
+			if (b == a && *retp == (uint64_t)cw_x86_ret_tramp)
 				break;
 			t->depth--; /* abandoned by a longjmp out of it */
 		}

@@ -1,11 +1,13 @@
 /* Function names to runtime addresses in a target process: a small libelf reader of .symtab/.dynsym over
  * the objects of /proc/PID/maps. (To be replaced by src/sym when it lands; the interface stays.) */
 #include "inject/inject.h"
+#include "arch/x86_64/x86.h"
 #include "util/util.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
@@ -71,15 +73,28 @@ static int for_each_func(const char *path, int (*fn)(const struct fsym *, void *
 		close(fd);
 		return -EINVAL;
 	}
+	/* .gnu.version: a dynamic symbol whose version is hidden (memcpy@GLIBC_2.2.5 next to the default
+	 * memcpy@@GLIBC_2.14) is not what the name means today */
+	Elf_Data *versym = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
+			versym = elf_getdata(scn, NULL);
+	}
+	scn = NULL;
 	while (!stop && (scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
+		Elf_Data *vs = sh.sh_type == SHT_DYNSYM ? versym : NULL;
 		size_t cnt = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
 		for (size_t i = 0; d && i < cnt && !stop; i++) {
 			GElf_Sym s;
 			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
+				continue;
+			GElf_Versym ver;
+			if (vs && gelf_getversym(vs, (int)i, &ver) && (ver & 0x8000))
 				continue;
 			int t = GELF_ST_TYPE(s.st_info);
 			if (t != STT_FUNC && t != STT_GNU_IFUNC)
@@ -215,6 +230,73 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* The extent of the function at VADDR from its .eh_frame FDE (libc's assembly routines have no sized
+ * symbol outside the debug file, but all have CFI); 0 when no FDE starts there. */
+static uint64_t fde_size(const char *path, uint64_t vaddr)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t size = 0;
+	if (fd < 0)
+		return 0;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Dwarf_CFI *cfi = e ? dwarf_getcfi_elf(e) : NULL;
+	Dwarf_Frame *fr = NULL;
+	if (cfi && dwarf_cfi_addrframe(cfi, vaddr, &fr) == 0) {
+		Dwarf_Addr start, end;
+		if (dwarf_frame_info(fr, &start, &end, NULL) >= 0 && start == vaddr)
+			size = end - start;
+		free(fr);
+	}
+	if (cfi)
+		dwarf_cfi_end(cfi);
+	elf_end(e);
+	close(fd);
+	return size;
+}
+
+/* Refuses (-EINVAL, reason in ERR) a function that its neighbors (the functions before and after it, by
+ * their FDEs) branch into, past its first byte and within the bytes a patch may displace. */
+static int check_neighbors(const char *path, uint64_t vaddr, uint64_t size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	if (fd < 0)
+		return 0;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Dwarf_CFI *cfi = e ? dwarf_getcfi_elf(e) : NULL;
+	uint64_t last_start = 0, end_self = vaddr + (size ? size : 1);
+	/* every FDE that starts within 1 KB before the function or after it (glibc's entry points of one
+	 * routine sit side by side, each with its own small FDE) */
+	for (int64_t d = -1024; cfi && d < 1024 + (int64_t)(end_self - vaddr) && !r; d += 8) {
+		uint64_t probe = vaddr + (uint64_t)d;
+		if (probe >= vaddr && probe < end_self)
+			continue;
+		Dwarf_Frame *fr = NULL;
+		Dwarf_Addr start, end;
+		uint64_t off;
+		if (dwarf_cfi_addrframe(cfi, probe, &fr) || !fr)
+			continue;
+		if (dwarf_frame_info(fr, &start, &end, NULL) >= 0 && start != last_start && end > start &&
+		    end - start < (1u << 20) && !(start <= vaddr && vaddr < end) && vaddr_to_off(path, start, &off) == 0) {
+			size_t n = (size_t)(end - start);
+			uint8_t *buf = cw_malloc(n);
+			uint64_t from;
+			last_start = start;
+			if (pread(fd, buf, n, (off_t)off) == (ssize_t)n &&
+			    cw_x86_branches_into(buf, n, start, vaddr + 1, vaddr + 4 + CW_X86_MAX_DISPLACED, &from)) {
+				snprintf(err, errlen, "code outside it (at 0x%lx) branches into its first bytes", from);
+				r = -EINVAL;
+			}
+			free(buf);
+		}
+		free(fr);
+	}
+	if (cfi)
+		dwarf_cfi_end(cfi);
+	elf_end(e);
+	close(fd);
+	return r;
+}
+
 /* the size of the (non-IFUNC) function symbol at W->value */
 static int size_cb(const struct fsym *f, void *p)
 {
@@ -254,6 +336,8 @@ static int ifunc_impl(const char *path, const char *name, uint64_t *vaddr, uint6
 		snprintf(dbg, sizeof(dbg), "/usr/lib/debug/%s", path);
 		for_each_func(dbg, size_cb, &b, NULL);
 	}
+	if (!b.size)
+		b.size = fde_size(path, v);
 	*vaddr = v;
 	*size = b.size;
 	return 0;
@@ -317,7 +401,7 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 		/* the size: a symbol starting there, else unknown (the agent refuses then) */
 		struct fsym want = { .value = off };
 		for_each_func(objs[0], size_cb, &want, NULL);
-		out->size = want.size;
+		out->size = want.size ? want.size : fde_size(objs[0], off);
 		snprintf(out->name, sizeof(out->name), "%s", spec);
 		goto out;
 	}
@@ -336,6 +420,12 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 		r = runtime_addr(m, n, objs[k], v, &out->addr);
 		if (r)
 			continue;
+		if ((r = check_neighbors(objs[k], v, sz, err, errlen))) {
+			char why[400];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "cannot instrument %s: %s", name, why);
+			goto out;
+		}
 		out->size = sz;
 		if (!strcmp(objs[k], exe))
 			snprintf(out->name, sizeof(out->name), "%s", name);

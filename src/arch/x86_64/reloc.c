@@ -133,6 +133,28 @@ int cw_x86_plan(const uint8_t *code, size_t size, uint64_t func, struct cw_x86_p
 	return 0;
 }
 
+int cw_x86_branches_into(const uint8_t *code, size_t n, uint64_t addr, uint64_t lo, uint64_t hi, uint64_t *from)
+{
+	ZydisDecoder d;
+	ZydisDecodedInstruction in;
+	decoder_init(&d);
+	for (size_t off = 0; off < n;) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, code + off, n - off, &in))) {
+			off++; /* resynchronize: this is a heuristic scan of neighbors, not a proof */
+			continue;
+		}
+		if (is_rel_branch(&in)) {
+			uint64_t target = addr + off + in.length + (uint64_t)in.raw.imm[0].value.s;
+			if (target >= lo && target < hi) {
+				*from = addr + off;
+				return 1;
+			}
+		}
+		off += in.length;
+	}
+	return 0;
+}
+
 int cw_x86_relocate(const uint8_t *src, size_t n, uint64_t src_addr, uint8_t *out, size_t cap,
 		    uint64_t out_addr, char *err, size_t errlen)
 {
