@@ -264,6 +264,7 @@ static int check_neighbors(const char *path, uint64_t vaddr, uint64_t size, char
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	Dwarf_CFI *cfi = e ? dwarf_getcfi_elf(e) : NULL;
 	uint64_t last_start = 0, end_self = vaddr + (size ? size : 1);
+	uint64_t hi = vaddr + 4 + CW_X86_MAX_DISPLACED < end_self ? vaddr + 4 + CW_X86_MAX_DISPLACED : end_self;
 	/* every FDE that starts within 1 KB before the function or after it (glibc's entry points of one
 	 * routine sit side by side, each with its own small FDE) */
 	for (int64_t d = -1024; cfi && d < 1024 + (int64_t)(end_self - vaddr) && !r; d += 8) {
@@ -282,7 +283,7 @@ static int check_neighbors(const char *path, uint64_t vaddr, uint64_t size, char
 			uint64_t from;
 			last_start = start;
 			if (pread(fd, buf, n, (off_t)off) == (ssize_t)n &&
-			    cw_x86_branches_into(buf, n, start, vaddr + 1, vaddr + 4 + CW_X86_MAX_DISPLACED, &from)) {
+			    cw_x86_branches_into(buf, n, start, vaddr + 1, hi, &from)) {
 				snprintf(err, errlen, "code outside it (at 0x%lx) branches into its first bytes", from);
 				r = -EINVAL;
 			}
