@@ -24,6 +24,7 @@ static int started; /* launch mode: the constructor waits for "start" */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cv = PTHREAD_COND_INITIALIZER;
 static int running;
+static int serving; /* a controller is connected (or connecting) */
 
 static uint64_t rdtsc(void)
 {
@@ -186,6 +187,7 @@ static void *control_main(void *arg)
 	close(ctl_fd);
 	ctl_fd = -1;
 	free(buf);
+	__atomic_store_n(&serving, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -194,7 +196,7 @@ static void *control_main(void *arg)
  * Exported: crosswalk calls it in an attached process through ptrace. */
 __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int wait)
 {
-	static int once;
+	static int inited;
 	char path[256], err[200];
 	struct sockaddr_un sa;
 	pthread_t th;
@@ -202,19 +204,31 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	sigset_t all, old;
 	int fd, r;
 
-	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
-		return ctl_fd >= 0 ? -EBUSY : -EALREADY;
+	/* a second attach after a detach: the library is already loaded (dlopen does not run constructors
+	 * twice), the sites and their stubs are kept and reused; only one controller at a time */
+	if (__atomic_exchange_n(&serving, 1, __ATOMIC_ACQ_REL))
+		return -EBUSY;
 	snprintf(path, sizeof(path), "%s/counters", dir);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		serving = 0;
 		return -errno;
+	}
+	/* the previous controller's region stays mapped: a thread may still be finishing a call into it */
 	cw_shm = mmap(NULL, CW_AGENT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (cw_shm == MAP_FAILED || cw_shm->magic != CW_AGENT_MAGIC || cw_shm->nslots != CW_AGENT_NSLOTS)
+	if (cw_shm == MAP_FAILED || cw_shm->magic != CW_AGENT_MAGIC || cw_shm->nslots != CW_AGENT_NSLOTS) {
+		serving = 0;
 		return -EPROTO;
-	cw_hook_init_main();
-	if ((r = cw_patch_init(err, sizeof(err))))
-		return r;
+	}
+	if (!inited) {
+		cw_hook_init_main();
+		if ((r = cw_patch_init(err, sizeof(err)))) {
+			serving = 0;
+			return r;
+		}
+		inited = 1;
+	}
 	cw_shm->constant_tsc = (uint32_t)has_constant_tsc();
 	cw_shm->ns_per_tick = calibrate();
 	cw_shm->pool = CW_POOL_STACK;
@@ -229,6 +243,7 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 		if (ctl_fd >= 0)
 			close(ctl_fd);
 		ctl_fd = -1;
+		serving = 0;
 		return r;
 	}
 	/* the control thread takes no signal meant for the program */
@@ -242,6 +257,7 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	if (r) {
 		close(ctl_fd);
 		ctl_fd = -1;
+		serving = 0;
 		return -r;
 	}
 	if (wait) {
