@@ -56,14 +56,22 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+static void unwound(struct cw_thread *t, uint32_t k)
+{
+	__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].unwound, 1, __ATOMIC_RELAXED);
+}
+
 static void thread_gone(void *p)
 {
 	/* the thread exits: frames still open belong to a stack that is going away */
 	struct cw_thread *t = p;
 	cw_tls = NULL;
 	cw_tls_state = 2;
-	if (t)
-		munmap(t, sizeof(*t));
+	if (!t)
+		return;
+	for (uint32_t k = 0; k < t->depth; k++)
+		unwound(t, k);
+	munmap(t, sizeof(*t));
 }
 
 /* Reads the main thread's stack range from /proc/self/maps without malloc (plain syscalls). */
@@ -189,7 +197,6 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	if (slot < 0)
 		return 0; /* removed while this thread was in the stub */
 	struct cw_agent_slot *s = &cw_shm->slots[slot];
-	__atomic_fetch_add(&s->entries, 1, __ATOMIC_RELAXED);
 	if (cw_count_sites)
 		count_site(s, *retp);
 	uint64_t a = (uint64_t)retp;
@@ -203,7 +210,8 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 			 * the trampoline a second time */
 			if (b == a && *retp == (uint64_t)cw_x86_ret_tramp)
 				break;
-			t->depth--; /* abandoned by a longjmp out of it */
+			unwound(t, t->depth - 1); /* abandoned by a longjmp out of it */
+			t->depth--;
 		}
 	if (t->depth >= CW_STACK_FRAMES) {
 		__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
@@ -244,12 +252,15 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 			break;
 	if (!i)
 		lost_frame(retp);
+	for (uint32_t k = i; k < t->depth; k++)
+		unwound(t, k);
 	struct cw_frame *f = &t->frames[i - 1];
 	uint64_t dur = now - f->t0, ret = f->ret;
 	struct cw_agent_slot *s = &cw_shm->slots[f->slot];
 	__atomic_fetch_add(&s->calls, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&s->incl_ticks, dur, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&s->self_ticks, dur > f->child ? dur - f->child : 0, __ATOMIC_RELAXED);
+	if (f->child)
+		__atomic_fetch_add(&s->child_ticks, f->child < dur ? f->child : dur, __ATOMIC_RELAXED);
 	if (i > 1)
 		t->frames[i - 2].child += dur;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

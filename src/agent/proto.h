@@ -33,11 +33,12 @@ struct cw_agent_site_count {
 };
 
 struct cw_agent_slot {
-	uint64_t calls;	     /* completed calls */
-	uint64_t incl_ticks; /* inclusive TSC ticks */
-	uint64_t self_ticks; /* inclusive minus the inclusive time of instrumented callees */
-	uint64_t entries;    /* calls entered (incl. not yet returned, and unwound by longjmp/exceptions) */
-	uint64_t lost;	     /* entries not timed: shadow stack full, or thread state unavailable */
+	uint64_t calls;	      /* completed calls */
+	uint64_t incl_ticks;  /* inclusive TSC ticks */
+	uint64_t child_ticks; /* of which in instrumented callees: self = incl - child (added only when
+				 non-zero, so a leaf costs two atomic adds per call) */
+	uint64_t unwound;     /* calls entered that never returned: longjmp, exceptions, pthread_exit */
+	uint64_t lost;	      /* entries not timed: shadow stack full, or thread state unavailable */
 	uint64_t pad[3];
 	struct cw_agent_site_count sites[CW_AGENT_SITES_PER_SLOT];
 };

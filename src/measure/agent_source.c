@@ -137,8 +137,8 @@ static void snapshot(struct agent_priv *p, struct cw_mpoint *pt)
 	struct cw_agent_slot *s = &p->shm->slots[pt->slot];
 	pt->base.calls = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
 	pt->base.incl_ticks = __atomic_load_n(&s->incl_ticks, __ATOMIC_RELAXED);
-	pt->base.self_ticks = __atomic_load_n(&s->self_ticks, __ATOMIC_RELAXED);
-	pt->base.entries = __atomic_load_n(&s->entries, __ATOMIC_RELAXED);
+	pt->base.child_ticks = __atomic_load_n(&s->child_ticks, __ATOMIC_RELAXED);
+	pt->base.unwound = __atomic_load_n(&s->unwound, __ATOMIC_RELAXED);
 	pt->base.lost = __atomic_load_n(&s->lost, __ATOMIC_RELAXED);
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++)
 		pt->base.sites[i].calls = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
@@ -265,9 +265,12 @@ int cw_agent_source_read_extra(struct cw_msource *s, struct cw_mpoint *pt, struc
 	struct agent_priv *p = P(s);
 	struct cw_agent_slot *sl = &p->shm->slots[pt->slot];
 	double k = p->shm->ns_per_tick > 0 ? p->shm->ns_per_tick : 1.0;
-	out->self_ns = (uint64_t)((double)(__atomic_load_n(&sl->self_ticks, __ATOMIC_RELAXED) - pt->base.self_ticks) * k);
-	out->entries = __atomic_load_n(&sl->entries, __ATOMIC_RELAXED) - pt->base.entries;
+	uint64_t incl = __atomic_load_n(&sl->incl_ticks, __ATOMIC_RELAXED) - pt->base.incl_ticks;
+	uint64_t child = __atomic_load_n(&sl->child_ticks, __ATOMIC_RELAXED) - pt->base.child_ticks;
+	out->self_ns = (uint64_t)((double)(incl > child ? incl - child : 0) * k);
 	out->lost = __atomic_load_n(&sl->lost, __ATOMIC_RELAXED) - pt->base.lost;
+	out->unwound = __atomic_load_n(&sl->unwound, __ATOMIC_RELAXED) - pt->base.unwound;
+	out->entries = __atomic_load_n(&sl->calls, __ATOMIC_RELAXED) - pt->base.calls + out->unwound + out->lost;
 	return 0;
 }
 

@@ -33,7 +33,8 @@ int cw_agent_source_remove_many(struct cw_msource *s, struct cw_mpoint **points,
 /* Beyond cw_mresult: self time (inclusive minus instrumented callees) and calls not timed. */
 struct cw_agent_extra {
 	uint64_t self_ns;
-	uint64_t entries; /* entered, including calls still open or unwound */
+	uint64_t entries; /* calls + unwound + lost (calls still open are not counted) */
+	uint64_t unwound; /* entered but left by longjmp, an exception or thread exit, seen so far */
 	uint64_t lost;	  /* entered but not timed (shadow stack full) */
 };
 int cw_agent_source_read_extra(struct cw_msource *s, struct cw_mpoint *p, struct cw_agent_extra *out);
