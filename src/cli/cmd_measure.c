@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "agent/proto.h"
 #include "measure/agent_source.h"
+#include "measure/uprobe_source.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,7 +25,7 @@ static void on_stop(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: crosswalk measure -f NAME[,NAME...] (-p PID | -- CMD [ARGS...]) [-d SECONDS]\n"
-		   "                         [--json FILE] [-o FILE] [--sites] [--user-backend agent]\n"
+		   "                         [--json FILE] [-o FILE] [--sites] [--user-backend agent|uprobe]\n"
 		   "  NAME: symbol, OBJECT:symbol (a library), or OBJECT+0xOFFSET (an unnamed function)\n");
 }
 
@@ -82,7 +83,7 @@ int cmd_measure(int argc, char **argv)
 	pid_t pid = 0;
 	double dur = 0;
 	struct cw_agent_opts ao = { 0 };
-	int c, rc = 1;
+	int c, rc = 1, uprobe = 0;
 	struct cw_msource *s = NULL;
 	struct cw_mpoint **pts = NULL;
 	char (*errs)[256] = NULL;
@@ -126,8 +127,10 @@ int cmd_measure(int argc, char **argv)
 			ao.count_sites = true;
 			break;
 		case 'B':
-			if (strcmp(optarg, "agent")) {
-				cw_err("user backend '%s' is not available (this build has: agent)", optarg);
+			if (!strcmp(optarg, "uprobe")) {
+				uprobe = 1;
+			} else if (strcmp(optarg, "agent")) {
+				cw_err("unknown user backend '%s' (agent, uprobe)", optarg);
 				rc = CW_EXIT_USAGE;
 				goto out;
 			}
@@ -156,8 +159,12 @@ int cmd_measure(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	s = pid ? cw_agent_source_attach(pid, &ao, err, sizeof(err))
-		: cw_agent_source_launch(argv + optind, &ao, err, sizeof(err));
+	if (uprobe)
+		s = pid ? cw_uprobe_source_attach(pid, err, sizeof(err))
+			: cw_uprobe_source_launch(argv + optind, err, sizeof(err));
+	else
+		s = pid ? cw_agent_source_attach(pid, &ao, err, sizeof(err))
+			: cw_agent_source_launch(argv + optind, &ao, err, sizeof(err));
 	if (!s) {
 		cw_err("%s", err);
 		rc = 1;
@@ -166,7 +173,15 @@ int cmd_measure(int argc, char **argv)
 	pts = cw_calloc(nf, sizeof(*pts));
 	errs = cw_calloc(nf, sizeof(*errs));
 	uint64_t t0 = cw_now_ns();
-	int ok = cw_agent_source_insert_many(s, (const char *const *)funcs, nf, pts, errs);
+	int ok = 0;
+	if (uprobe) {
+		for (size_t i = 0; i < nf; i++) {
+			pts[i] = s->ops->insert(s, funcs[i], errs[i], sizeof(errs[i]));
+			ok += pts[i] != NULL;
+		}
+	} else {
+		ok = cw_agent_source_insert_many(s, (const char *const *)funcs, nf, pts, errs);
+	}
 	uint64_t t1 = cw_now_ns();
 	if (ok < 0) {
 		cw_err("process %d: %s", (int)s->pid, errs[0]);
@@ -183,14 +198,14 @@ int cmd_measure(int argc, char **argv)
 		rc = unknown ? CW_EXIT_USAGE : 1;
 		goto close;
 	}
-	if (!pid && cw_agent_source_go(s)) {
+	if (!pid && (uprobe ? cw_uprobe_source_go(s) : cw_agent_source_go(s))) {
 		cw_err("process %d: the agent stopped answering", (int)s->pid);
 		goto close;
 	}
 
 	uint64_t deadline = dur > 0 ? cw_now_ns() + (uint64_t)(dur * 1e9) : 0;
 	int status = 0, exited = 0;
-	while (!stop_sig && !(exited = cw_agent_source_poll(s, &status))) {
+	while (!stop_sig && !(exited = uprobe ? cw_uprobe_source_poll(s, &status) : cw_agent_source_poll(s, &status))) {
 		if (deadline && cw_now_ns() >= deadline)
 			break;
 		struct timespec d = { 0, 20 * 1000 * 1000 };
@@ -212,10 +227,11 @@ int cmd_measure(int argc, char **argv)
 		if (!pts[i])
 			continue;
 		struct row *r = &rows[nr++];
-		r->name = cw_agent_point_name(pts[i]);
+		r->name = uprobe ? cw_uprobe_point_name(pts[i]) : cw_agent_point_name(pts[i]);
 		s->ops->read(s, pts[i], &r->r);
-		cw_agent_source_read_extra(s, pts[i], &r->x);
-		if (ao.count_sites)
+		if (!uprobe)
+			cw_agent_source_read_extra(s, pts[i], &r->x);
+		if (ao.count_sites && !uprobe)
 			r->nsites = cw_agent_source_sites(s, pts[i], r->site_ret, r->site_calls,
 							  CW_AGENT_SITES_PER_SLOT);
 	}
@@ -239,7 +255,10 @@ int cmd_measure(int argc, char **argv)
 		struct row *r = &rows[i];
 		fmt_ns(t, sizeof(t), (double)r->r.incl_ns);
 		fmt_ns(m, sizeof(m), r->r.calls ? (double)r->r.incl_ns / (double)r->r.calls : 0);
-		fmt_ns(sf, sizeof(sf), (double)r->x.self_ns);
+		if (uprobe)
+			snprintf(sf, sizeof(sf), "-");
+		else
+			fmt_ns(sf, sizeof(sf), (double)r->x.self_ns);
 		fprintf(out, "%-32s %12lu %12s %12s %12s\n", r->name, r->r.calls, t, m, sf);
 		for (int k = 0; k < r->nsites; k++)
 			fprintf(out, "    from return address 0x%lx: %lu calls\n", r->site_ret[k], r->site_calls[k]);
@@ -254,7 +273,7 @@ int cmd_measure(int argc, char **argv)
 			cw_err("%s: %s", json, strerror(errno));
 			goto out;
 		}
-		fprintf(jf, "{\"backend\": \"agent\", \"functions\": [");
+		fprintf(jf, "{\"backend\": \"%s\", \"functions\": [", uprobe ? "uprobe" : "agent");
 		for (size_t i = 0; i < nr; i++) {
 			struct row *r = &rows[i];
 			fprintf(jf, "%s\n  {\"function\": ", i ? "," : "");

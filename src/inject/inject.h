@@ -28,6 +28,8 @@ int cw_inject_attach(pid_t pid, const char *agent, const char *dir, char *err, s
 struct cw_resolved {
 	uint64_t addr, size;
 	char name[512];
+	char path[4096];   /* the object's file */
+	uint64_t file_off; /* the function's offset in it (what a uprobe is attached by) */
 };
 int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char *err, size_t errlen);
 

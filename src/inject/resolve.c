@@ -403,6 +403,8 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 		struct fsym want = { .value = off };
 		for_each_func(objs[0], size_cb, &want, NULL);
 		out->size = want.size ? want.size : fde_size(objs[0], off);
+		snprintf(out->path, sizeof(out->path), "%s", objs[0]);
+		vaddr_to_off(objs[0], off, &out->file_off);
 		snprintf(out->name, sizeof(out->name), "%s", spec);
 		goto out;
 	}
@@ -428,6 +430,8 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 			goto out;
 		}
 		out->size = sz;
+		snprintf(out->path, sizeof(out->path), "%s", objs[k]);
+		vaddr_to_off(objs[k], v, &out->file_off);
 		if (!strcmp(objs[k], exe))
 			snprintf(out->name, sizeof(out->name), "%s", name);
 		else
