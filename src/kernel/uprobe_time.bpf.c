@@ -1,7 +1,8 @@
 /* The "uprobe" user backend: a BPF uprobe at a function's entry takes a timestamp, a uretprobe at its
  * return adds the call's duration to the function's counters. One pair per function, told apart by the
- * attach cookie (the counter slot). A recursive call overwrites its caller's entry time (the count stays
- * exact, the time of the outer call is lost): the agent backend has no such limit. */
+ * attach cookie (the counter slot). Calls are counted at entry (so calls still running are included); a
+ * recursive call overwrites its caller's entry time, so only the innermost call of a recursion is timed:
+ * the agent backend has no such limit. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -36,7 +37,13 @@ int upt_entry(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (tgid && (id >> 32) != tgid)
 		return 0;
-	__u64 key = (bpf_get_attach_cookie(ctx) << 32) | (__u32)id, ts = bpf_ktime_get_ns();
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+	__u64 key = ((__u64)slot << 32) | (__u32)id, ts;
+	struct upt_stat *s = bpf_map_lookup_elem(&stats, &slot);
+	/* counted at entry: exact even for recursion, whose inner returns find no entry time */
+	if (s)
+		__sync_fetch_and_add(&s->calls, 1);
+	ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&starts, &key, &ts, BPF_ANY);
 	return 0;
 }
@@ -50,7 +57,6 @@ int upt_exit(struct pt_regs *ctx)
 	struct upt_stat *s = bpf_map_lookup_elem(&stats, &slot);
 	if (!ts || !s)
 		return 0;
-	__sync_fetch_and_add(&s->calls, 1);
 	__sync_fetch_and_add(&s->ns, bpf_ktime_get_ns() - *ts);
 	bpf_map_delete_elem(&starts, &key);
 	return 0;
