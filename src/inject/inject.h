@@ -32,5 +32,8 @@ struct cw_resolved {
 	uint64_t file_off; /* the function's offset in it (what a uprobe is attached by) */
 };
 int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char *err, size_t errlen);
+/* Between pin and unpin, resolutions in PID use one snapshot of its mappings (a batch of names). */
+void cw_inject_resolve_pin(pid_t pid);
+void cw_inject_resolve_unpin(void);
 
 #endif

@@ -59,83 +59,110 @@ struct fsym {
 	int ifunc;
 };
 
-/* Calls FN for each defined function symbol of the ELF file PATH; stops when FN returns non-zero. */
-static int for_each_func(const char *path, int (*fn)(const struct fsym *, void *), void *ctx, Elf **keep)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), stop = 0;
+/* Each object is read once per crosswalk run (the walk resolves thousands of names): its ELF handle, its
+ * CFI, and its function symbols. */
+struct obj {
+	char *path;
+	int fd;
 	Elf *e;
-	Elf_Scn *scn = NULL;
-	if (fd < 0)
-		return -errno;
+	Dwarf_CFI *cfi;
+	struct fsym *syms;
+	size_t n;
+};
+static struct obj objcache[64];
+static size_t nobj;
+
+static struct obj *obj_get(const char *path)
+{
+	for (size_t i = 0; i < nobj; i++)
+		if (!strcmp(objcache[i].path, path))
+			return objcache[i].e ? &objcache[i] : NULL;
+	struct obj *o = nobj < sizeof(objcache) / sizeof(objcache[0]) ? &objcache[nobj++] : NULL;
+	if (!o) /* full: recycle the oldest non-executable slot would be nicer; the first will do */
+		o = &objcache[0];
+	memset(o, 0, sizeof(*o));
+	o->path = cw_strdup(path);
+	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (o->fd < 0)
+		return NULL;
 	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e) {
-		close(fd);
-		return -EINVAL;
+	o->e = elf_begin(o->fd, ELF_C_READ_MMAP, NULL);
+	if (!o->e || elf_kind(o->e) != ELF_K_ELF) {
+		if (o->e)
+			elf_end(o->e);
+		o->e = NULL;
+		return NULL;
 	}
+	o->cfi = dwarf_getcfi_elf(o->e);
 	/* .gnu.version: a dynamic symbol whose version is hidden (memcpy@GLIBC_2.2.5 next to the default
 	 * memcpy@@GLIBC_2.14) is not what the name means today */
 	Elf_Data *versym = NULL;
-	while ((scn = elf_nextscn(e, scn))) {
+	Elf_Scn *scn = NULL;
+	size_t cap = 0;
+	while ((scn = elf_nextscn(o->e, scn))) {
 		GElf_Shdr sh;
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
 			versym = elf_getdata(scn, NULL);
 	}
 	scn = NULL;
-	while (!stop && (scn = elf_nextscn(e, scn))) {
+	while ((scn = elf_nextscn(o->e, scn))) {
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
 		Elf_Data *vs = sh.sh_type == SHT_DYNSYM ? versym : NULL;
 		size_t cnt = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-		for (size_t i = 0; d && i < cnt && !stop; i++) {
-			GElf_Sym s;
-			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
-				continue;
+		for (size_t i = 0; d && i < cnt; i++) {
+			GElf_Sym sy;
 			GElf_Versym ver;
+			if (!gelf_getsym(d, (int)i, &sy) || sy.st_shndx == SHN_UNDEF || !sy.st_value)
+				continue;
 			if (vs && gelf_getversym(vs, (int)i, &ver) && (ver & 0x8000))
 				continue;
-			int t = GELF_ST_TYPE(s.st_info);
+			int t = GELF_ST_TYPE(sy.st_info);
 			if (t != STT_FUNC && t != STT_GNU_IFUNC)
 				continue;
-			const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
+			const char *nm = elf_strptr(o->e, sh.sh_link, sy.st_name);
 			if (!nm || !*nm)
 				continue;
-			struct fsym f = { nm, s.st_value, s.st_size, t == STT_GNU_IFUNC };
-			stop = fn(&f, ctx);
+			if (o->n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				o->syms = cw_realloc(o->syms, cap * sizeof(*o->syms));
+			}
+			o->syms[o->n++] = (struct fsym){ nm, sy.st_value, sy.st_size, t == STT_GNU_IFUNC };
 		}
 	}
-	if (keep && stop)
-		*keep = e;
-	else
-		elf_end(e);
-	close(fd);
-	return stop;
+	return o;
+}
+
+/* Calls FN for each defined function symbol of the ELF file PATH; stops when FN returns non-zero. */
+static int for_each_func(const char *path, int (*fn)(const struct fsym *, void *), void *ctx, Elf **keep)
+{
+	struct obj *o = obj_get(path);
+	if (!o)
+		return -ENOENT;
+	for (size_t i = 0; i < o->n; i++)
+		if (fn(&o->syms[i], ctx))
+			return 1;
+	return 0;
 }
 
 /* ELF virtual address -> file offset through the PT_LOAD headers */
 static int vaddr_to_off(const char *path, uint64_t vaddr, uint64_t *off)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -ENOENT;
-	Elf *e;
+	struct obj *o = obj_get(path);
 	size_t n;
-	if (fd < 0)
-		return -errno;
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (e && !elf_getphdrnum(e, &n))
-		for (size_t i = 0; i < n; i++) {
-			GElf_Phdr ph;
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
-			    vaddr < ph.p_vaddr + ph.p_filesz) {
-				*off = vaddr - ph.p_vaddr + ph.p_offset;
-				r = 0;
-				break;
-			}
+	if (!o || elf_getphdrnum(o->e, &n))
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(o->e, (int)i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
+		    vaddr < ph.p_vaddr + ph.p_filesz) {
+			*off = vaddr - ph.p_vaddr + ph.p_offset;
+			return 0;
 		}
-	elf_end(e);
-	close(fd);
-	return r;
+	}
+	return -ENOENT;
 }
 
 static int runtime_addr(const struct mapping *m, size_t n, const char *path, uint64_t vaddr, uint64_t *addr)
@@ -234,23 +261,15 @@ static const char *base_name(const char *p)
  * symbol outside the debug file, but all have CFI); 0 when no FDE starts there. */
 static uint64_t fde_size(const char *path, uint64_t vaddr)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint64_t size = 0;
-	if (fd < 0)
-		return 0;
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf_CFI *cfi = e ? dwarf_getcfi_elf(e) : NULL;
+	struct obj *o = obj_get(path);
 	Dwarf_Frame *fr = NULL;
-	if (cfi && dwarf_cfi_addrframe(cfi, vaddr, &fr) == 0) {
+	uint64_t size = 0;
+	if (o && o->cfi && dwarf_cfi_addrframe(o->cfi, vaddr, &fr) == 0) {
 		Dwarf_Addr start, end;
 		if (dwarf_frame_info(fr, &start, &end, NULL) >= 0 && start == vaddr)
 			size = end - start;
 		free(fr);
 	}
-	if (cfi)
-		dwarf_cfi_end(cfi);
-	elf_end(e);
-	close(fd);
 	return size;
 }
 
@@ -258,43 +277,39 @@ static uint64_t fde_size(const char *path, uint64_t vaddr)
  * their FDEs) branch into, past its first byte and within the bytes a patch may displace. */
 static int check_neighbors(const char *path, uint64_t vaddr, uint64_t size, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
-	if (fd < 0)
-		return 0;
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf_CFI *cfi = e ? dwarf_getcfi_elf(e) : NULL;
+	struct obj *o = obj_get(path);
+	int r = 0;
+	Dwarf_CFI *cfi = o ? o->cfi : NULL;
 	uint64_t last_start = 0, end_self = vaddr + (size ? size : 1);
 	uint64_t hi = vaddr + 4 + CW_X86_MAX_DISPLACED < end_self ? vaddr + 4 + CW_X86_MAX_DISPLACED : end_self;
-	/* every FDE that starts within 1 KB before the function or after it (glibc's entry points of one
-	 * routine sit side by side, each with its own small FDE) */
-	for (int64_t d = -1024; cfi && d < 1024 + (int64_t)(end_self - vaddr) && !r; d += 8) {
-		uint64_t probe = vaddr + (uint64_t)d;
-		if (probe >= vaddr && probe < end_self)
-			continue;
-		Dwarf_Frame *fr = NULL;
-		Dwarf_Addr start, end;
-		uint64_t off;
-		if (dwarf_cfi_addrframe(cfi, probe, &fr) || !fr)
-			continue;
-		if (dwarf_frame_info(fr, &start, &end, NULL) >= 0 && start != last_start && end > start &&
-		    end - start < (1u << 20) && !(start <= vaddr && vaddr < end) && vaddr_to_off(path, start, &off) == 0) {
-			size_t n = (size_t)(end - start);
-			uint8_t *buf = cw_malloc(n);
-			uint64_t from;
+	/* every FDE within 1 KB before the function and after it (glibc's entry points of one routine sit
+	 * side by side, each with its own small FDE): walk outwards FDE by FDE, in 8-byte steps over gaps */
+	for (int dir = -1; cfi && dir <= 1 && !r; dir += 2) {
+		uint64_t probe = dir < 0 ? vaddr - 1 : end_self;
+		while (!r && (dir < 0 ? probe + 1024 > vaddr : probe < end_self + 1024)) {
+			Dwarf_Frame *fr = NULL;
+			Dwarf_Addr start, end;
+			uint64_t off;
+			if (dwarf_cfi_addrframe(cfi, probe, &fr) || !fr ||
+			    dwarf_frame_info(fr, &start, &end, NULL) < 0 || end <= start || start == last_start) {
+				free(fr);
+				probe += dir < 0 ? (uint64_t)-8 : 8;
+				continue;
+			}
+			free(fr);
+			probe = dir < 0 ? start - 1 : end;
 			last_start = start;
-			if (pread(fd, buf, n, (off_t)off) == (ssize_t)n &&
-			    cw_x86_branches_into(buf, n, start, vaddr + 1, hi, &from)) {
+			if (end - start >= (1u << 20) || (start <= vaddr && vaddr < end) || vaddr_to_off(path, start, &off))
+				continue;
+			size_t n = (size_t)(end - start), fsize = 0;
+			const uint8_t *img = (const uint8_t *)elf_rawfile(o->e, &fsize);
+			uint64_t from;
+			if (img && off + n <= fsize && cw_x86_branches_into(img + off, n, start, vaddr + 1, hi, &from)) {
 				snprintf(err, errlen, "code outside it (at 0x%lx) branches into its first bytes", from);
 				r = -EINVAL;
 			}
-			free(buf);
 		}
-		free(fr);
 	}
-	if (cfi)
-		dwarf_cfi_end(cfi);
-	elf_end(e);
-	close(fd);
 	return r;
 }
 
@@ -344,6 +359,31 @@ static int ifunc_impl(const char *path, const char *name, uint64_t *vaddr, uint6
 	return 0;
 }
 
+/* A batch of names resolves against one snapshot of the mappings. */
+static struct {
+	pid_t pid;
+	struct mapping *m;
+	size_t n;
+	char exe[PATH_MAX];
+} pinned;
+
+void cw_inject_resolve_pin(pid_t pid)
+{
+	cw_inject_resolve_unpin();
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	ssize_t l = readlink(p, pinned.exe, sizeof(pinned.exe) - 1);
+	pinned.exe[l > 0 ? l : 0] = 0;
+	if (read_maps(pid, &pinned.m, &pinned.n) == 0)
+		pinned.pid = pid;
+}
+
+void cw_inject_resolve_unpin(void)
+{
+	free(pinned.m);
+	memset(&pinned, 0, sizeof(pinned));
+}
+
 int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char *err, size_t errlen)
 {
 	struct mapping *m = NULL;
@@ -364,14 +404,22 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 	} else {
 		snprintf(name, sizeof(name), "%s", spec);
 	}
-	if ((r = read_maps(pid, &m, &n))) {
+	if (pinned.pid == pid && pinned.pid) {
+		n = pinned.n;
+		m = cw_malloc((n ? n : 1) * sizeof(*m));
+		memcpy(m, pinned.m, n * sizeof(*m));
+	} else if ((r = read_maps(pid, &m, &n))) {
 		snprintf(err, errlen, "process %d: cannot read its mappings: %s", (int)pid, strerror(-r));
 		return r;
 	}
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
-	ssize_t l = readlink(p, exe, sizeof(exe) - 1);
-	exe[l > 0 ? l : 0] = 0;
+	if (pinned.pid == pid && pinned.pid) {
+		snprintf(exe, sizeof(exe), "%s", pinned.exe);
+	} else {
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+		ssize_t l = readlink(p, exe, sizeof(exe) - 1);
+		exe[l > 0 ? l : 0] = 0;
+	}
 
 	/* candidate objects: the executable first, then the others in address order, each once */
 	const char **objs = cw_calloc(n + 1, sizeof(*objs));

@@ -153,6 +153,7 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 	int ok = 0, r = 0;
 
 	len = (size_t)snprintf(req, cap, "insert");
+	cw_inject_resolve_pin(s->pid);
 	for (size_t i = 0; i < n; i++) {
 		struct cw_resolved res;
 		points[i] = NULL;
@@ -174,6 +175,7 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 		len += (size_t)snprintf(req + len, cap - len, " %d 0x%lx %lu", slot, res.addr, res.size);
 		sent++;
 	}
+	cw_inject_resolve_unpin();
 	r = 0;
 	if (sent) {
 		req[len++] = '\n';
