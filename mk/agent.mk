@@ -47,3 +47,15 @@ $(B)/workloads/%.$(1): tests/workloads/%.cc
 	$$(call mw_cxx,$(1)) $$(call mw_flags,$(1)) -o $$@ $$<
 endef
 $(foreach v, $(MW_VARIANTS), $(eval $(call mw_rule,$(v))))
+
+# bench/probes: cost per instrumented call, crosswalk vs uftrace -P vs BPF uprobes vs two rdtsc
+$(B)/bench/probe_target: bench/probes/probe_target.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -o $@ $<
+$(B)/bench/many_funcs: bench/probes/many_funcs.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -o $@ $<
+.PHONY: bench-probes
+bench-probes: $(B)/crosswalk $(B)/libcrosswalk-agent.so $(B)/bench/probe_target $(B)/bench/many_funcs
+	bench/probes/run.sh
+bench: bench-probes

@@ -159,6 +159,7 @@ int cmd_measure(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	uint64_t ta = cw_now_ns();
 	if (uprobe)
 		s = pid ? cw_uprobe_source_attach(pid, err, sizeof(err))
 			: cw_uprobe_source_launch(argv + optind, err, sizeof(err));
@@ -170,6 +171,7 @@ int cmd_measure(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	uint64_t tb = cw_now_ns();
 	pts = cw_calloc(nf, sizeof(*pts));
 	errs = cw_calloc(nf, sizeof(*errs));
 	uint64_t t0 = cw_now_ns();
@@ -290,7 +292,8 @@ int cmd_measure(int argc, char **argv)
 			}
 			fprintf(jf, "}");
 		}
-		fprintf(jf, "\n]}\n");
+		fprintf(jf, "\n], \"setup\": {\"attach_ms\": %.3f, \"instrument_ms\": %.3f, \"functions\": %d}}\n",
+			(double)(tb - ta) / 1e6, (double)(t1 - t0) / 1e6, ok);
 		fclose(jf);
 	}
 	free(names);

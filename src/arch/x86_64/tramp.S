@@ -86,7 +86,12 @@ cw_x86_ret_tramp:
 	pop %rsi
 	pop %rdi
 	pop %rax
-	ret
+	/* not `ret`: the return into this trampoline already used up the caller's return-stack-buffer entry;
+	 * an indirect jump is predicted by the branch target buffer and leaves the RSB in step with the real
+	 * stack. -8(%rsp) is safe below the stack pointer: the kernel skips the 128-byte red zone when it
+	 * pushes a signal frame. Flags are not live across a return. */
+	lea 8(%rsp), %rsp
+	jmp *-8(%rsp)
 	.size cw_x86_ret_tramp, . - cw_x86_ret_tramp
 
 	/* uint64_t cw_x86_call_fpsafe(uint64_t (*fn)(void)): FN() with xmm0-15 preserved around it */
