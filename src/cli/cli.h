@@ -6,6 +6,7 @@
 #include "util/util.h"
 
 int cmd_probe(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 
 #endif
