@@ -109,6 +109,7 @@ static void handle(char *line)
 		return;
 	if (!strcmp(cmd, "insert")) {
 		cw_patch_begin();
+		cw_patch_unwind_hooks();
 		while ((tok = strtok_r(NULL, " \t", &save))) {
 			char *a = strtok_r(NULL, " \t", &save), *z = strtok_r(NULL, " \t", &save);
 			long id = strtol(tok, NULL, 10);

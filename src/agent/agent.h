@@ -21,6 +21,9 @@ struct cw_site {
 };
 
 #define CW_MAX_SITES CW_AGENT_NSLOTS
+/* site slots that are not counters: hooks on the C++/unwinder runtime (see hook.c) */
+#define CW_SLOT_UNWIND (-2) /* _Unwind_RaiseException & co: an unwind starts on this thread */
+#define CW_SLOT_CATCH (-3)  /* __cxa_begin_catch: the unwind is over, the catching frame runs */
 extern struct cw_site cw_sites[CW_MAX_SITES] CW_HIDDEN;
 extern volatile uint32_t cw_nsites CW_HIDDEN;
 extern struct cw_agent_shm *cw_shm CW_HIDDEN;
@@ -39,6 +42,8 @@ int cw_patch_init(char *err, size_t errlen) CW_HIDDEN;
 int cw_patch_insert(uint64_t func, uint64_t size, int32_t slot, char *err, size_t errlen) CW_HIDDEN;
 int cw_patch_remove_slot(int32_t slot) CW_HIDDEN;
 void cw_patch_remove_all(void) CW_HIDDEN;
+/* Hooks the unwinder and the C++ runtime when they are loaded (idempotent; called before each batch). */
+void cw_patch_unwind_hooks(void) CW_HIDDEN;
 /* batching: between begin and commit, inserts and removals only stage their bytes; commit runs the
  * int3 protocol once for all of them */
 void cw_patch_begin(void) CW_HIDDEN;

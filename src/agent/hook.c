@@ -30,6 +30,7 @@ struct cw_frame {
 	uint64_t t0;	 /* entry TSC */
 	uint64_t child;	 /* ticks of instrumented callees */
 	int32_t slot;
+	int restored; /* an unwind put the real return address back */
 };
 
 struct cw_thread {
@@ -179,6 +180,40 @@ static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
 	}
 }
 
+/* An unwind starts: every replaced return address of this thread is put back (innermost first, so that of
+ * two tail-call frames sharing a slot the outer one's real address wins). */
+static void unwind_begins(struct cw_thread *t)
+{
+	for (uint32_t k = t->depth; k > 0; k--) {
+		struct cw_frame *f = &t->frames[k - 1];
+		if (!f->restored && *f->retp == (uint64_t)cw_x86_ret_tramp) {
+			*f->retp = f->ret;
+			f->restored = 1;
+		}
+	}
+}
+
+/* __cxa_begin_catch, called from the catching frame whose return slot is above CATCH_RETP: frames below it
+ * were unwound; the others are re-armed. */
+static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp)
+{
+	uint64_t c = (uint64_t)catch_retp;
+	while (t->depth) {
+		uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
+		if (b >= c || b < t->stack_lo || b >= t->stack_hi)
+			break;
+		unwound(t, t->depth - 1);
+		t->depth--;
+	}
+	for (uint32_t k = 0; k < t->depth; k++) {
+		struct cw_frame *f = &t->frames[k];
+		if (f->restored && *f->retp == f->ret) {
+			*f->retp = (uint64_t)cw_x86_ret_tramp;
+			f->restored = 0;
+		}
+	}
+}
+
 uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 {
 	struct cw_thread *t = cw_tls;
@@ -194,8 +229,13 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	if (t->busy || site >= CW_MAX_SITES)
 		return 0;
 	slot = cw_sites[site].slot;
-	if (slot < 0)
-		return 0; /* removed while this thread was in the stub */
+	if (slot < 0) {
+		if (slot == CW_SLOT_UNWIND)
+			unwind_begins(t);
+		else if (slot == CW_SLOT_CATCH)
+			unwind_caught(t, retp);
+		return 0; /* or removed while this thread was in the stub */
+	}
 	struct cw_agent_slot *s = &cw_shm->slots[slot];
 	if (cw_count_sites)
 		count_site(s, *retp);
@@ -222,6 +262,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	f->retp = retp;
 	f->slot = slot;
 	f->child = 0;
+	f->restored = 0;
 	/* publish the frame before the return address points at the trampoline: a signal handler on this
 	 * thread that longjmps or returns through instrumented frames sees a consistent stack */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

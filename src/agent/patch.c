@@ -25,7 +25,11 @@
  * checking every thread's PC, which crosswalk does not do yet. */
 #include "agent/agent.h"
 
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <signal.h>
@@ -220,7 +224,7 @@ int cw_patch_insert(uint64_t func, uint64_t size, int32_t slot, char *err, size_
 	int i = find_func(func), r;
 	uint8_t jmp[CW_X86_JMP_LEN];
 
-	if (slot < 0 || slot >= CW_AGENT_NSLOTS) {
+	if ((slot < 0 && slot != CW_SLOT_UNWIND && slot != CW_SLOT_CATCH) || slot >= CW_AGENT_NSLOTS) {
 		snprintf(err, errlen, "slot %d out of range", slot);
 		return -EINVAL;
 	}
@@ -311,4 +315,40 @@ void cw_patch_remove_all(void)
 		unpatch(i);
 	if (!was)
 		cw_patch_commit();
+}
+
+/* Exceptions and forced unwinding (pthread_exit, cancellation) walk the stack through return addresses,
+ * and a return address replaced by the trampoline has no unwind info: the unwinder would give up
+ * (std::terminate). So, as uftrace does, the start of an unwind puts the real return addresses back, and
+ * __cxa_begin_catch (the unwind is over) drops the frames that were unwound and re-arms the survivors.
+ * These functions are found by dlsym in the process itself; their sizes come from their symbols. */
+void cw_patch_unwind_hooks(void)
+{
+	static const struct {
+		const char *name;
+		int32_t slot;
+	} hooks[] = {
+		{ "_Unwind_RaiseException", CW_SLOT_UNWIND },
+		{ "_Unwind_Resume_or_Rethrow", CW_SLOT_UNWIND },
+		{ "_Unwind_ForcedUnwind", CW_SLOT_UNWIND },
+		{ "__cxa_begin_catch", CW_SLOT_CATCH },
+	};
+	char err[200];
+	for (size_t k = 0; k < sizeof(hooks) / sizeof(hooks[0]); k++) {
+		void *a = dlsym(RTLD_DEFAULT, hooks[k].name);
+		Dl_info di;
+		const ElfW(Sym) *sym = NULL;
+		if (!a || !dladdr1(a, &di, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size) {
+			if (getenv("CW_AGENT_DEBUG"))
+				fprintf(stderr, "crosswalk agent: %s not found (%p)\n", hooks[k].name, a);
+			continue;
+		}
+		int i = find_func((uint64_t)a);
+		if (i >= 0 && cw_sites[i].patched)
+			continue;
+		/* a refusal leaves that path as it was: exceptions through instrumented frames then terminate,
+		 * which the table's "unwound" column would not hide */
+		if (cw_patch_insert((uint64_t)a, sym->st_size, hooks[k].slot, err, sizeof(err)) && getenv("CW_AGENT_DEBUG"))
+			fprintf(stderr, "crosswalk agent: cannot hook %s: %s\n", hooks[k].name, err);
+	}
 }

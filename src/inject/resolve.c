@@ -57,6 +57,7 @@ struct fsym {
 	const char *name;
 	uint64_t value, size;
 	int ifunc;
+	const char *plain; /* demangled, parameters cut (C++), or NULL */
 };
 
 /* Each object is read once per crosswalk run (the walk resolves thousands of names): its ELF handle, its
@@ -68,7 +69,43 @@ struct obj {
 	Dwarf_CFI *cfi;
 	struct fsym *syms;
 	size_t n;
+	char **plain; /* per symbol: the demangled C++ name without its parameters, or NULL */
 };
+
+/* C++ names: NAME also matches a mangled symbol whose demangled name, parameters cut, is NAME
+ * ("total_area", "Square::area"). The demangler is libstdc++'s, loaded only when a mangled name is met. */
+static char *demangle_plain(const char *sym)
+{
+	static char *(*dem)(const char *, char *, size_t *, int *);
+	static int tried;
+	if (strncmp(sym, "_Z", 2))
+		return NULL;
+	if (!tried) {
+		void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
+		tried = 1;
+		if (h)
+			*(void **)&dem = dlsym(h, "__cxa_demangle");
+	}
+	if (!dem)
+		return NULL;
+	int st = 0;
+	char *d = dem(sym, NULL, NULL, &st);
+	if (!d || st)
+		return NULL;
+	/* cut the parameter list: the first '(' at template depth 0, skipping "operator()" */
+	int depth = 0;
+	for (char *c = d; *c; c++) {
+		if (*c == '<')
+			depth++;
+		else if (*c == '>')
+			depth--;
+		else if (*c == '(' && depth == 0 && !(c - d >= 8 && !strncmp(c - 8, "operator", 8))) {
+			*c = 0;
+			break;
+		}
+	}
+	return d;
+}
 static struct obj objcache[64];
 static size_t nobj;
 
@@ -129,7 +166,8 @@ static struct obj *obj_get(const char *path)
 				cap = cap ? cap * 2 : 1024;
 				o->syms = cw_realloc(o->syms, cap * sizeof(*o->syms));
 			}
-			o->syms[o->n++] = (struct fsym){ nm, sy.st_value, sy.st_size, t == STT_GNU_IFUNC };
+			o->syms[o->n++] = (struct fsym){ nm, sy.st_value, sy.st_size, t == STT_GNU_IFUNC,
+							 demangle_plain(nm) };
 		}
 	}
 	return o;
@@ -188,7 +226,8 @@ struct find_ctx {
 static int find_cb(const struct fsym *f, void *p)
 {
 	struct find_ctx *c = p;
-	if (strcmp(f->name, c->name))
+	/* a clone (.cold, .part.N, .isra.N) is never what a plain C++ name means */
+	if (strcmp(f->name, c->name) && (!f->plain || strchr(f->name, '.') || strcmp(f->plain, c->name)))
 		return 0;
 	/* prefer a symbol with a size (.symtab often has both a sized and an alias entry) */
 	if (!c->have || (!c->found.size && f->size)) {
@@ -234,7 +273,11 @@ static int edit_distance(const char *a, const char *b)
 static int near_cb(const struct fsym *f, void *p)
 {
 	struct near_ctx *c = p;
-	int dist = strstr(f->name, c->name) ? 1 : edit_distance(c->name, f->name);
+	const char *nm = f->plain ? f->plain : f->name;
+	if (strstr(nm, ".cold") || strstr(nm, ".part."))
+		return 0;
+	int dist = strstr(nm, c->name) ? 1 : edit_distance(c->name, nm);
+	f = &(struct fsym){ .name = nm };
 	for (int k = 0; k < 3; k++) {
 		if (!strcmp(c->best[k], f->name))
 			return 0;
@@ -391,7 +434,17 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 	char obj[256] = "", name[256], exe[PATH_MAX];
 	uint64_t off = 0;
 	int r, by_off = 0;
-	const char *colon = strchr(spec, ':'), *plus = strstr(spec, "+0x");
+	/* OBJECT:name, but not the "::" of a C++ qualified name */
+	const char *colon = NULL, *plus = strstr(spec, "+0x");
+	for (const char *c = spec; *c; c++)
+		if (*c == ':') {
+			if (c[1] == ':') {
+				c++;
+				continue;
+			}
+			colon = c;
+			break;
+		}
 
 	memset(out, 0, sizeof(*out));
 	if (colon) {

@@ -151,10 +151,21 @@ static void reloc_branches(void **st)
 			     want_jg[] = { 0x0f, 0x8f, 0x00, 0xf1, 0xff, 0xff };
 	n = cw_x86_relocate(jg32, 6, 0x1000, out, sizeof(out), 0x2000, err, sizeof(err));
 	expect_bytes(out, n, want_jg, sizeof(want_jg));
-	/* call 0x1005 (e8 00000000) -> call 0x1005 at 0x2000: 0x1005 - 0x2005 = -0x1000 */
-	static const uint8_t call[] = { 0xe8, 0, 0, 0, 0 }, want_call[] = { 0xe8, 0x00, 0xf0, 0xff, 0xff };
+	/* call 0x1005 as the last displaced instruction: the original return address is pushed, so the
+	 * callee returns into the function (unwinding and landing pads see the real call site) */
+	static const uint8_t call[] = { 0xe8, 0, 0, 0, 0 };
+	static const uint8_t want_call[] = {
+		0x48, 0x8d, 0x64, 0x24, 0xf8,			/* lea -0x8(%rsp),%rsp */
+		0xc7, 0x04, 0x24, 0x05, 0x10, 0x00, 0x00,	/* movl $0x1005,(%rsp) */
+		0xc7, 0x44, 0x24, 0x04, 0x00, 0x00, 0x00, 0x00, /* movl $0x0,0x4(%rsp) */
+		0xe9, 0xec, 0xef, 0xff, 0xff,			/* jmp 0x1005 (at 0x2014: 0x1005 - 0x2019) */
+	};
 	n = cw_x86_relocate(call, 5, 0x1000, out, sizeof(out), 0x2000, err, sizeof(err));
 	expect_bytes(out, n, want_call, sizeof(want_call));
+	/* a call followed by another displaced instruction returns into the stub: call 0x1005 at 0x2000 */
+	static const uint8_t call_nop[] = { 0xe8, 0, 0, 0, 0, 0x90 }, want_cn[] = { 0xe8, 0x00, 0xf0, 0xff, 0xff, 0x90 };
+	n = cw_x86_relocate(call_nop, 6, 0x1000, out, sizeof(out), 0x2000, err, sizeof(err));
+	expect_bytes(out, n, want_cn, sizeof(want_cn));
 	/* jrcxz cannot be widened */
 	static const uint8_t jrcxz[] = { 0xe3, 0x02 };
 	assert_int_equal(cw_x86_relocate(jrcxz, 2, 0x1000, out, sizeof(out), 0x2000, err, sizeof(err)), -EINVAL);

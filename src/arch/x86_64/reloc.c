@@ -11,7 +11,9 @@
  *     +0   68 <id32>                 push $id
  *     +5   ff 15 <rel32>             call *entry_common(%rip)   saves registers, runs the C hook
  *     +11  48 8d 64 24 08            lea 8(%rsp),%rsp           drops the id, flags untouched
- *     +16  <relocated displaced instructions>                   RIP-relative operands and branches fixed
+ *     +16  <relocated displaced instructions>                   RIP-relative operands and branches fixed;
+ *                                                               a call becomes push <original return
+ *                                                               address>; jmp target
  *     +N   e9 <rel32 to site+len>    back to the function
  *          .quad entry_common        (8-aligned)
  */
@@ -179,8 +181,22 @@ int cw_x86_relocate(const uint8_t *src, size_t n, uint64_t src_addr, uint8_t *ou
 				cw_x86w_jmp(&w, target);
 				break;
 			case ZYDIS_MNEMONIC_CALL:
-				/* the callee returns into the stub, which continues with the next instruction */
-				cw_x86w_call(&w, target);
+				if (off + in.length == n) {
+					/* the last displaced instruction: push the ORIGINAL return address and jump,
+					 * so the callee returns into the function itself, where the unwinder finds
+					 * its FDE and the call site's exception landing pad */
+					cw_x86w_lea_rsp(&w, -8);
+					uint8_t lo[] = { 0xc7, 0x04, 0x24 }, hi[] = { 0xc7, 0x44, 0x24, 0x04 };
+					uint32_t l32 = (uint32_t)next, h32 = (uint32_t)(next >> 32);
+					cw_x86w_bytes(&w, lo, 3);
+					cw_x86w_bytes(&w, &l32, 4);
+					cw_x86w_bytes(&w, hi, 4);
+					cw_x86w_bytes(&w, &h32, 4);
+					cw_x86w_jmp(&w, target);
+				} else {
+					/* the callee returns into the stub, which goes on with the next instruction */
+					cw_x86w_call(&w, target);
+				}
 				break;
 			case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB:
 			case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ:
