@@ -251,7 +251,11 @@ int cmd_measure(int argc, char **argv)
 		cw_err("%s: %s", outpath, strerror(errno));
 		out = stderr;
 	}
-	fprintf(out, "%-32s %12s %12s %12s %12s\n", "function", "calls", "total", "mean", "self");
+	int w = 24;
+	for (size_t i = 0; i < nr; i++)
+		if ((int)strlen(rows[i].name) > w)
+			w = (int)strlen(rows[i].name);
+	fprintf(out, "%-*s %12s %12s %12s %12s\n", w, "function", "calls", "total", "mean", "self");
 	for (size_t i = 0; i < nr; i++) {
 		char t[32], m[32], sf[32];
 		struct row *r = &rows[i];
@@ -261,7 +265,7 @@ int cmd_measure(int argc, char **argv)
 			snprintf(sf, sizeof(sf), "-");
 		else
 			fmt_ns(sf, sizeof(sf), (double)r->x.self_ns);
-		fprintf(out, "%-32s %12lu %12s %12s %12s\n", r->name, r->r.calls, t, m, sf);
+		fprintf(out, "%-*s %12lu %12s %12s %12s\n", w, r->name, r->r.calls, t, m, sf);
 		for (int k = 0; k < r->nsites; k++)
 			fprintf(out, "    from return address 0x%lx: %lu calls\n", r->site_ret[k], r->site_calls[k]);
 		if (r->x.lost)
