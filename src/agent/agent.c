@@ -280,7 +280,12 @@ __attribute__((constructor)) static void agent_preloaded(void)
 	int saved = errno;
 	/* only the launched process itself: its children that exec inherit the environment and stay inert */
 	if (dir && pid && atol(pid) == (long)getpid()) {
-		int r = cw_agent_start(dir, 1);
+		char d[256];
+		snprintf(d, sizeof(d), "%s", dir);
+		/* an exec of this very process keeps its pid: the new image must not start again */
+		unsetenv("CW_AGENT_DIR");
+		unsetenv("CW_AGENT_PID");
+		int r = cw_agent_start(d, 1);
 		if (r)
 			fprintf(stderr, "crosswalk agent: cannot start in %s: %s\n", dir, strerror(-r));
 	}

@@ -409,8 +409,15 @@ static int wait_agent(struct cw_msource *s, int timeout_ms, char *err, size_t er
 		struct pollfd pf = { p->lfd, POLLIN, 0 };
 		if (poll(&pf, 1, 50) > 0) {
 			p->fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (p->fd >= 0)
+			if (p->fd >= 0) {
+				/* one agent per measurement: nobody else may connect (an exec'd image would) */
+				char path[PATH_MAX + 16];
+				snprintf(path, sizeof(path), "%s/ctl", p->dir);
+				unlink(path);
+				close(p->lfd);
+				p->lfd = -1;
 				return 0;
+			}
 		}
 		if (target_gone(s)) {
 			snprintf(err, errlen, "process %d exited before the agent started", (int)s->pid);

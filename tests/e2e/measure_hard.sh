@@ -23,6 +23,9 @@ for V in gcc-O2 clang-O2-cet gcc-O0; do
 	run $V work fork 500;			expect work 1500  # the child's calls count too (shared counters)
 	grep -q "child done" "$TMP/out" || fail "$V: the forked child did not run"
 	run $V exiter,work texit 8;		expect work 18; expect exiter 8 entries
+	# exec: the new image runs uninstrumented (the agent stays inert in it); the calls before exec count
+	run $V work exec 300;			expect work 300
+	grep -q "threads 1 calls 300" "$TMP/out" || fail "$V: the exec'd image did not run"
 	run $V malloc,free malloc 5000
 	[ "$(calls libc.so.6:malloc)" -ge 5000 ] || fail "$V: malloc count $(calls libc.so.6:malloc)"
 	[ "$(calls libc.so.6:free)" -ge 5000 ] || fail "$V: free count $(calls libc.so.6:free)"

@@ -7,6 +7,7 @@
  *   fork N        work() N times before fork, N in the child, N in the parent
  *   texit T       T threads call pthread_exit() from inside instrumented frames; then work() 10 times
  *   malloc N      malloc/memcpy/free N times (instrument libc's own functions)
+ *   exec N        work() N times, then exec itself as "threads 1 N" (another N calls in the new image)
  *   server SECS   (see mw_server.c) */
 #include <pthread.h>
 #include <setjmp.h>
@@ -168,6 +169,16 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 10; i++)
 			work((unsigned long)i);
 		printf("exited %ld\n", a);
+	} else if (!strcmp(mode, "exec")) {
+		for (long i = 0; i < a; i++)
+			work((unsigned long)i);
+		printf("before exec %ld\n", a);
+		fflush(stdout);
+		char n[32];
+		snprintf(n, sizeof(n), "%ld", a);
+		execl("/proc/self/exe", argv[0], "threads", "1", n, (char *)NULL);
+		perror("exec");
+		return 1;
 	} else if (!strcmp(mode, "malloc")) {
 		char src[256];
 		/* through a pointer: a real call to the implementation the IFUNC picked, never inlined */
