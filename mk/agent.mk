@@ -1,7 +1,9 @@
 # libcrosswalk-agent.so (the in-process runtime, src/agent + the x86-64 code it patches with) and the build
 # variants of the instrumentation test workloads.
 
-AGENT_SRCS := $(wildcard src/agent/*.c) src/arch/x86_64/reloc.c src/arch/x86_64/writer.c
+# the return-instance pools (src/objpool, once on main) are compiled into the agent too
+AGENT_POOL_SRCS := $(wildcard src/objpool/objpool.c src/objpool/freelist.c)
+AGENT_SRCS := $(wildcard src/agent/*.c) src/arch/x86_64/reloc.c src/arch/x86_64/writer.c $(AGENT_POOL_SRCS)
 AGENT_OBJS := $(patsubst %.c, $(B)/agent-obj/%.o, $(AGENT_SRCS)) $(B)/agent-obj/src/arch/x86_64/tramp.o
 # the agent runs inside the target: PIC, hidden by default, no stack protector or frame tricks on the hook
 AGENT_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -Isrc -fPIC \
@@ -9,7 +11,8 @@ AGENT_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOU
 
 all: $(B)/libcrosswalk-agent.so
 
-$(B)/agent-obj/src/agent/hook.o: AGENT_EXTRA := -mgeneral-regs-only
+# code on the hook path must not touch vector registers (tramp.S does not save them)
+$(B)/agent-obj/src/agent/hook.o $(patsubst %.c, $(B)/agent-obj/%.o, $(AGENT_POOL_SRCS)): AGENT_EXTRA := -mgeneral-regs-only
 $(B)/agent-obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(AGENT_CFLAGS) $(AGENT_EXTRA) -c $< -o $@
@@ -59,3 +62,7 @@ $(B)/bench/many_funcs: bench/probes/many_funcs.c
 bench-probes: $(B)/crosswalk $(B)/libcrosswalk-agent.so $(B)/bench/probe_target $(B)/bench/many_funcs
 	bench/probes/run.sh
 bench: bench-probes
+.PHONY: bench-kret
+bench-kret: $(B)/crosswalk $(B)/libcrosswalk-agent.so $(B)/bench/probe_target
+	bench/probes/kret.sh
+bench: bench-kret

@@ -223,6 +223,11 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 		return -EPROTO;
 	}
 	if (!inited) {
+		/* return instances: the controller asked for a source in the region (0: per-thread stack) */
+		if (cw_shm->pool != CW_POOL_STACK && (r = cw_hook_set_pool((int)cw_shm->pool, 1u << 16))) {
+			serving = 0;
+			return r;
+		}
 		cw_hook_init_main();
 		if ((r = cw_patch_init(err, sizeof(err)))) {
 			serving = 0;
@@ -232,7 +237,6 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	}
 	cw_shm->constant_tsc = (uint32_t)has_constant_tsc();
 	cw_shm->ns_per_tick = calibrate();
-	cw_shm->pool = CW_POOL_STACK;
 	cw_shm->agent_pid = (uint64_t)getpid();
 
 	memset(&sa, 0, sizeof(sa));

@@ -24,6 +24,23 @@
 
 #define CW_STACK_FRAMES 8192
 
+/* Return instances from a shared pool (objpool or the freelist baseline, chosen at start-up through the
+ * counter region's "pool" field): the instance holds what the return needs; the per-thread stack keeps
+ * only a pointer to it. With the default per-thread stack the data is in the frame itself. */
+#if __has_include("objpool/objpool.h")
+#include "objpool/freelist.h"
+#include "objpool/objpool.h"
+#define CW_HAVE_POOLS 1
+static struct cw_objpool *inst_objpool;
+static struct cw_freelist *inst_freelist;
+#endif
+static int pool_kind; /* enum cw_agent_pool */
+
+struct cw_inst {
+	uint64_t ret;
+	uint64_t t0;
+};
+
 struct cw_frame {
 	uint64_t ret;	 /* the real return address */
 	uint64_t *retp;	 /* where it was on the stack */
@@ -31,6 +48,7 @@ struct cw_frame {
 	uint64_t child;	 /* ticks of instrumented callees */
 	int32_t slot;
 	int restored; /* an unwind put the real return address back */
+	struct cw_inst *inst; /* pool modes: where ret and t0 live */
 };
 
 struct cw_thread {
@@ -44,6 +62,53 @@ struct cw_thread {
 /* initial-exec: one %fs-relative load, no __tls_get_addr (which may allocate) on the hook path */
 static __thread struct cw_thread *cw_tls __attribute__((tls_model("initial-exec")));
 static __thread int cw_tls_state __attribute__((tls_model("initial-exec"))); /* 0 new, 1 ready, 2 dead/busy */
+
+static inline struct cw_inst *inst_pop(void)
+{
+#ifdef CW_HAVE_POOLS
+	if (pool_kind == CW_POOL_OBJPOOL)
+		return cw_objpool_pop(inst_objpool);
+	if (pool_kind == CW_POOL_FREELIST)
+		return cw_freelist_pop(inst_freelist);
+#endif
+	return NULL;
+}
+
+static inline void inst_push(struct cw_inst *i)
+{
+#ifdef CW_HAVE_POOLS
+	if (pool_kind == CW_POOL_OBJPOOL)
+		cw_objpool_push(inst_objpool, i);
+	else if (pool_kind == CW_POOL_FREELIST)
+		cw_freelist_push(inst_freelist, i);
+#endif
+}
+
+static inline uint64_t frame_ret(const struct cw_frame *f)
+{
+	return f->inst ? f->inst->ret : f->ret;
+}
+
+/* Chooses where return instances come from; called once before anything is patched. 0 or -errno. */
+int cw_hook_set_pool(int kind, uint32_t nr)
+{
+	if (kind == CW_POOL_STACK) {
+		pool_kind = kind;
+		return 0;
+	}
+#ifdef CW_HAVE_POOLS
+	int r = -EINVAL;
+	if (kind == CW_POOL_OBJPOOL)
+		r = cw_objpool_init(&inst_objpool, nr, sizeof(struct cw_inst), 0, NULL, NULL, 0);
+	else if (kind == CW_POOL_FREELIST)
+		r = cw_freelist_init(&inst_freelist, nr, sizeof(struct cw_inst), NULL, NULL, 0);
+	if (!r)
+		pool_kind = kind;
+	return r;
+#else
+	return -ENOTSUP;
+#endif
+}
 
 static uint64_t main_stack_lo, main_stack_hi;
 static pid_t main_tid;
@@ -60,6 +125,10 @@ static inline uint64_t rdtsc(void)
 static void unwound(struct cw_thread *t, uint32_t k)
 {
 	__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].unwound, 1, __ATOMIC_RELAXED);
+	if (t->frames[k].inst) {
+		inst_push(t->frames[k].inst);
+		t->frames[k].inst = NULL;
+	}
 }
 
 static void thread_gone(void *p)
@@ -187,7 +256,7 @@ static void unwind_begins(struct cw_thread *t)
 	for (uint32_t k = t->depth; k > 0; k--) {
 		struct cw_frame *f = &t->frames[k - 1];
 		if (!f->restored && *f->retp == (uint64_t)cw_x86_ret_tramp) {
-			*f->retp = f->ret;
+			*f->retp = frame_ret(f);
 			f->restored = 1;
 		}
 	}
@@ -207,7 +276,7 @@ static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp)
 	}
 	for (uint32_t k = 0; k < t->depth; k++) {
 		struct cw_frame *f = &t->frames[k];
-		if (f->restored && *f->retp == f->ret) {
+		if (f->restored && *f->retp == frame_ret(f)) {
 			*f->retp = (uint64_t)cw_x86_ret_tramp;
 			f->restored = 0;
 		}
@@ -258,6 +327,16 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 		return 0;
 	}
 	struct cw_frame *f = &t->frames[t->depth];
+	struct cw_inst *in = NULL;
+	if (pool_kind != CW_POOL_STACK) {
+		in = inst_pop();
+		if (!in) {
+			__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+		in->ret = *retp;
+	}
+	f->inst = in;
 	f->ret = *retp;
 	f->retp = retp;
 	f->slot = slot;
@@ -268,7 +347,10 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->depth++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	f->t0 = rdtsc();
+	if (in)
+		in->t0 = rdtsc();
+	else
+		f->t0 = rdtsc();
 	*retp = (uint64_t)cw_x86_ret_tramp;
 	return 0;
 }
@@ -296,7 +378,16 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 	for (uint32_t k = i; k < t->depth; k++)
 		unwound(t, k);
 	struct cw_frame *f = &t->frames[i - 1];
-	uint64_t dur = now - f->t0, ret = f->ret;
+	uint64_t dur, ret;
+	if (f->inst) {
+		dur = now - f->inst->t0;
+		ret = f->inst->ret;
+		inst_push(f->inst);
+		f->inst = NULL;
+	} else {
+		dur = now - f->t0;
+		ret = f->ret;
+	}
 	struct cw_agent_slot *s = &cw_shm->slots[f->slot];
 	__atomic_fetch_add(&s->calls, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&s->incl_ticks, dur, __ATOMIC_RELAXED);

@@ -15,6 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#if __has_include("objpool/objpool.h")
+#define POOLS "stack, objpool, freelist"
+#else
+#define POOLS "stack"
+#endif
+
 static volatile sig_atomic_t stop_sig;
 
 static void on_stop(int sig)
@@ -26,6 +32,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crosswalk measure -f NAME[,NAME...] (-p PID | -- CMD [ARGS...]) [-d SECONDS]\n"
 		   "                         [--json FILE] [-o FILE] [--sites] [--user-backend agent|uprobe]\n"
+		   "                         [--pool stack|objpool|freelist]\n"
 		   "  NAME: symbol, OBJECT:symbol (a library), or OBJECT+0xOFFSET (an unnamed function)\n");
 }
 
@@ -76,6 +83,7 @@ int cmd_measure(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' }, { "json", required_argument, NULL, 'J' },
 		{ "output", required_argument, NULL, 'o' },   { "sites", no_argument, NULL, 'S' },
 		{ "user-backend", required_argument, NULL, 'B' }, { "help", no_argument, NULL, 'h' },
+		{ "pool", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char **funcs = NULL, *json = NULL, *outpath = NULL, err[512];
@@ -131,6 +139,21 @@ int cmd_measure(int argc, char **argv)
 				uprobe = 1;
 			} else if (strcmp(optarg, "agent")) {
 				cw_err("unknown user backend '%s' (agent, uprobe)", optarg);
+				rc = CW_EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case 'P':
+			if (!strcmp(optarg, "stack"))
+				ao.pool = CW_POOL_STACK;
+#if __has_include("objpool/objpool.h")
+			else if (!strcmp(optarg, "objpool"))
+				ao.pool = CW_POOL_OBJPOOL;
+			else if (!strcmp(optarg, "freelist"))
+				ao.pool = CW_POOL_FREELIST;
+#endif
+			else {
+				cw_err("unknown return-instance pool '%s' (this build has: %s)", optarg, POOLS);
 				rc = CW_EXIT_USAGE;
 				goto out;
 			}

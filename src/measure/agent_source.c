@@ -451,6 +451,7 @@ struct cw_msource *cw_agent_source_launch(char *const argv[], const struct cw_ag
 	}
 	if (setup(p, getuid(), getgid(), err, errlen))
 		goto fail;
+	p->shm->pool = o ? (uint32_t)o->pool : 0;
 	if (cw_inject_launch(argv, agent, p->dir, &s->pid, err, errlen))
 		goto fail;
 	p->launched = true;
@@ -498,6 +499,7 @@ struct cw_msource *cw_agent_source_attach(pid_t pid, const struct cw_agent_opts 
 	}
 	if (setup(p, st.st_uid, st.st_gid, err, errlen))
 		goto fail;
+	p->shm->pool = o ? (uint32_t)o->pool : 0;
 	if (cw_inject_attach(pid, agent, p->dir, err, errlen))
 		goto fail;
 	if (wait_agent(s, 5000, err, errlen))

@@ -12,6 +12,7 @@
 struct cw_agent_opts {
 	const char *agent_path; /* NULL: cw_inject_agent_path() */
 	bool count_sites;	/* count calls per call site (return address) for every point */
+	int pool;		/* return instances: enum cw_agent_pool (0: per-thread stack) */
 };
 
 /* Launch ARGV with the agent; the program waits in the agent's constructor until cw_agent_source_go(). */
