@@ -39,6 +39,13 @@ PY
 	n=$((n + 1))
 done
 [ $n -ge 10 ] || fail "only $n workload variants built"
+# call sites (--sites): outer calls inner from three places, each N times
+"$CW" measure --sites -f inner --json "$TMP/sites.json" -o "$TMP/sites.txt" -- "$CW_WL/mw_calls.gcc-O2" 500 5 >/dev/null 2>&1 || fail "--sites run"
+python3 - "$TMP/sites.json" <<'PY' || { cat "$TMP/sites.txt"; fail "call sites"; }
+import json, sys
+f = json.load(open(sys.argv[1]))["functions"][0]
+assert sorted(s["calls"] for s in f["sites"]) == [500, 500, 500], f
+PY
 # unknown names: exit 2 with close matches
 "$CW" measure -f outr -- "$CW_WL/mw_calls.gcc-O2" 10 2>"$TMP/unk.err"; rc=$?
 [ $rc = 2 ] || fail "unknown function: exit $rc, want 2"
