@@ -8,6 +8,8 @@
  *   texit T       T threads call pthread_exit() from inside instrumented frames; then work() 10 times
  *   malloc N      malloc/memcpy/free N times (instrument libc's own functions)
  *   exec N        work() N times, then exec itself as "threads 1 N" (another N calls in the new image)
+ *   deep T SECS   T threads dive() 40 deep and sleep 50 ms at the bottom, again and again for SECS: a
+ *                 detach finds threads deep in instrumented frames; prints the number of completed dives
  *   server SECS   (see mw_server.c) */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,6 +109,35 @@ static void *texit_main(void *arg)
 	return NULL;
 }
 
+static double deep_secs;
+static volatile int deep_bad;
+
+NOINLINE unsigned long dive(int d)
+{
+	if (d == 0) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		return 1;
+	}
+	unsigned long r = dive(d - 1);
+	sink += r;
+	return r + 1;
+}
+
+static void *deep_main(void *arg)
+{
+	struct timespec t0, t;
+	long n = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (dive(40) != 41)
+			deep_bad = 1;
+		n++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < deep_secs);
+	return (void *)n;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "threads";
@@ -169,6 +201,20 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 10; i++)
 			work((unsigned long)i);
 		printf("exited %ld\n", a);
+	} else if (!strcmp(mode, "deep")) {
+		pthread_t t[64];
+		if (a > 64)
+			a = 64;
+		deep_secs = (double)b;
+		for (long i = 0; i < a; i++)
+			pthread_create(&t[i], NULL, deep_main, NULL);
+		long total = 0;
+		for (long i = 0; i < a; i++) {
+			void *r;
+			pthread_join(t[i], &r);
+			total += (long)r;
+		}
+		printf("dives ok %d\n", total > 0 && deep_bad == 0);
 	} else if (!strcmp(mode, "exec")) {
 		for (long i = 0; i < a; i++)
 			work((unsigned long)i);
