@@ -144,6 +144,15 @@ static void handle(char *line)
 	} else if (!strcmp(cmd, "sites")) {
 		tok = strtok_r(NULL, " \t", &save);
 		cw_count_sites = tok && atoi(tok);
+	} else if (!strcmp(cmd, "inflight")) {
+		/* the time so far of calls still open, per slot, in ticks (with the TSC of the read) */
+		static uint64_t acc[CW_AGENT_NSLOTS];
+		uint64_t now = rdtsc();
+		memset(acc, 0, sizeof(acc));
+		cw_hook_inflight(now, acc, CW_AGENT_NSLOTS);
+		for (uint32_t i = 0; i < CW_AGENT_NSLOTS; i++)
+			if (acc[i])
+				reply("open %u %lu\n", i, acc[i]);
 	} else if (!strcmp(cmd, "detach")) {
 		cw_patch_remove_all();
 		running = 0;

@@ -53,7 +53,8 @@ struct cw_frame {
 
 struct cw_thread {
 	int busy;
-	uint32_t depth;
+	volatile uint32_t depth;
+	struct cw_thread *next, *prev; /* the registry of threads, for the in-flight reads */
 	uint64_t stack_lo, stack_hi; /* the thread's own stack: frames elsewhere (sigaltstack) are never dropped
 					on entry */
 	struct cw_frame frames[CW_STACK_FRAMES];
@@ -131,6 +132,23 @@ static void unwound(struct cw_thread *t, uint32_t k)
 	}
 }
 
+/* Every thread's state, so that the control thread can sum the time of calls still open (a main or an
+ * event loop that never returns must still show its time). A spin lock, taken only at thread start and
+ * exit and by the control thread's reads: never on the hook path. */
+static struct cw_thread *threads;
+static int threads_lock;
+
+static void reg_lock(void)
+{
+	while (__atomic_exchange_n(&threads_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+
+static void reg_unlock(void)
+{
+	__atomic_store_n(&threads_lock, 0, __ATOMIC_RELEASE);
+}
+
 static void thread_gone(void *p)
 {
 	/* the thread exits: frames still open belong to a stack that is going away */
@@ -139,9 +157,37 @@ static void thread_gone(void *p)
 	cw_tls_state = 2;
 	if (!t)
 		return;
+	reg_lock();
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		threads = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	reg_unlock();
 	for (uint32_t k = 0; k < t->depth; k++)
 		unwound(t, k);
 	munmap(t, sizeof(*t));
+}
+
+/* Adds to NS[slot] the time so far of every call of an instrumented function still open on any thread
+ * (frames of a thread are read racily: a frame pushed or popped meanwhile is at worst counted or missed
+ * once). NOW is the TSC at the read. Called by the control thread. */
+void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots)
+{
+	reg_lock();
+	for (struct cw_thread *t = threads; t; t = t->next) {
+		uint32_t d = t->depth;
+		for (uint32_t k = 0; k < d && k < CW_STACK_FRAMES; k++) {
+			const struct cw_frame *f = &t->frames[k];
+			int32_t slot = f->slot;
+			struct cw_inst *in = f->inst;
+			uint64_t t0 = in ? in->t0 : f->t0;
+			if (slot >= 0 && (uint32_t)slot < nslots && t0 && t0 < now)
+				ns_ticks[slot] += now - t0;
+		}
+	}
+	reg_unlock();
 }
 
 /* Reads the main thread's stack range from /proc/self/maps without malloc (plain syscalls). */
@@ -219,6 +265,12 @@ static __attribute__((noinline, used)) struct cw_thread *thread_init(void)
 	}
 	if (thread_key_ok)
 		pthread_setspecific(thread_key, t);
+	reg_lock();
+	t->next = threads;
+	if (threads)
+		threads->prev = t;
+	threads = t;
+	reg_unlock();
 	cw_tls = t;
 	cw_tls_state = 1;
 	errno = saved;
@@ -337,6 +389,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 		in->ret = *retp;
 	}
 	f->inst = in;
+	f->t0 = 0; /* until the timestamp below: an in-flight read skips it */
 	f->ret = *retp;
 	f->retp = retp;
 	f->slot = slot;

@@ -14,7 +14,10 @@
  *   insert ID ADDR SIZE [ID ADDR SIZE ...]   patch functions; slot ID of the region counts them
  *   remove ID [ID ...]                       restore their bytes exactly
  *   start                                    launch mode: let the target run (it waits in the constructor)
- *   detach                                   remove everything; the agent goes idle for good
+ *   inflight                                 "open SLOT TICKS" for every slot with calls still open: the
+ *                                            time so far of those calls (a main that never returns)
+ *   sites 0|1                                count calls per call site (return address) or not
+ *   detach                                   remove everything; the agent goes idle until a next attach
  * Each reply is one line per item, "ok ID" or "err ID reason", then "done". End of file on the socket (the
  * controller died) means detach. */
 #ifndef CW_AGENT_PROTO_H

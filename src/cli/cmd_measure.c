@@ -52,6 +52,7 @@ struct row {
 	const char *name;
 	struct cw_mresult r;
 	struct cw_agent_extra x;
+	uint64_t inflight_ns; /* calls still open at the end */
 	int nsites;
 	uint64_t site_ret[CW_AGENT_SITES_PER_SLOT], site_calls[CW_AGENT_SITES_PER_SLOT];
 };
@@ -260,6 +261,14 @@ int cmd_measure(int argc, char **argv)
 			r->nsites = cw_agent_source_sites(s, pts[i], r->site_ret, r->site_calls,
 							  CW_AGENT_SITES_PER_SLOT);
 	}
+	if (!uprobe && !exited) {
+		uint64_t *ifl = cw_calloc(nf, sizeof(*ifl));
+		if (cw_agent_source_inflight(s, pts, nf, ifl) == 0)
+			for (size_t i = 0, k = 0; i < nf; i++)
+				if (pts[i])
+					rows[k++].inflight_ns = ifl[i];
+		free(ifl);
+	}
 	char (*names)[512] = cw_calloc(nr ? nr : 1, sizeof(*names));
 	for (size_t i = 0; i < nr; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s", rows[i].name);
@@ -293,6 +302,10 @@ int cmd_measure(int argc, char **argv)
 			fprintf(out, "    from return address 0x%lx: %lu calls\n", r->site_ret[k], r->site_calls[k]);
 		if (r->x.lost)
 			fprintf(out, "    (%lu calls not timed: shadow stack full)\n", r->x.lost);
+		if (r->inflight_ns) {
+			fmt_ns(t, sizeof(t), (double)r->inflight_ns);
+			fprintf(out, "    (and %s in calls still running at the end)\n", t);
+		}
 	}
 	if (out != stderr)
 		fclose(out);
@@ -310,6 +323,7 @@ int cmd_measure(int argc, char **argv)
 			fprintf(jf, ", \"calls\": %lu, \"incl_ns\": %lu, \"mean_ns\": %.1f, \"self_ns\": %lu, \"entries\": %lu",
 				r->r.calls, r->r.incl_ns, r->r.calls ? (double)r->r.incl_ns / (double)r->r.calls : 0.0,
 				r->x.self_ns, r->x.entries);
+			fprintf(jf, ", \"inflight_ns\": %lu", r->inflight_ns);
 			if (ao.count_sites) {
 				fprintf(jf, ", \"sites\": [");
 				for (int k = 0; k < r->nsites; k++)

@@ -291,6 +291,28 @@ int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *pt, uint64_t *
 	return n;
 }
 
+int cw_agent_source_inflight(struct cw_msource *s, struct cw_mpoint **pts, size_t n, uint64_t *ns)
+{
+	struct agent_priv *p = P(s);
+	double k = p->shm->ns_per_tick > 0 ? p->shm->ns_per_tick : 1.0;
+	char line[128];
+	int r;
+	for (size_t i = 0; i < n; i++)
+		ns[i] = 0;
+	if (p->fd < 0 || (r = send_all(p->fd, "inflight\n", 9)))
+		return -EPIPE;
+	while (!(r = recv_line(p, line, sizeof(line))) && strcmp(line, "done")) {
+		unsigned slot;
+		unsigned long ticks;
+		if (sscanf(line, "open %u %lu", &slot, &ticks) != 2)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (pts[i] && pts[i]->slot == (int)slot)
+				ns[i] = (uint64_t)((double)ticks * k);
+	}
+	return r;
+}
+
 const char *cw_agent_point_name(const struct cw_mpoint *p)
 {
 	return p->name;

@@ -39,6 +39,9 @@ struct cw_agent_extra {
 	uint64_t lost;	  /* entered but not timed (shadow stack full) */
 };
 int cw_agent_source_read_extra(struct cw_msource *s, struct cw_mpoint *p, struct cw_agent_extra *out);
+/* The time so far (ns) of the calls of each of N points still open now, on every thread: what incl_ns of
+ * read() does not hold yet (an event loop that never returns). NS[i] = 0 for a NULL point. 0 or -errno. */
+int cw_agent_source_inflight(struct cw_msource *s, struct cw_mpoint **points, size_t n, uint64_t *ns);
 /* Call sites seen (count_sites): up to MAX pairs of the call's return address and its count. Returns how
  * many. */
 int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *p, uint64_t *ret, uint64_t *calls, int max);

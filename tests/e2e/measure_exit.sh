@@ -39,7 +39,9 @@ restored $SP "$before" "crosswalk killed"
 wait $CP; grep -q "failed 0" "$TMP/client" || fail "client failures: $(cat "$TMP/client")"
 
 # -d on a launched program: crosswalk detaches, the program runs on unmodified
-"$CW" measure -d 1 -f handle_request -o "$TMP/l" -- "$W" server "$TMP/port2" 2 2>"$TMP/lerr" || { cat "$TMP/lerr"; fail "launch -d exited $?"; }
+"$CW" measure -d 1 -f handle_request,worker -o "$TMP/l" --json "$TMP/l.json" -- "$W" server "$TMP/port2" 2 2>"$TMP/lerr" || { cat "$TMP/lerr"; fail "launch -d exited $?"; }
+# the two workers never return: their time shows as calls still open (about 2 x 1 s)
+python3 -c 'import json,sys; d={f["function"]:f for f in json.load(open(sys.argv[1]))["functions"]}; w=d["worker"]; assert w["calls"] == 0 and 1.0e9 <= w["inflight_ns"] <= 8e9, w' "$TMP/l.json" || fail "in-flight time of the workers"
 waitport "$TMP/port2"
 LP=$(pgrep -f "mw_server.gcc-O2 server $TMP/port2") || fail "launched server gone after -d"
 pids+=($LP)
