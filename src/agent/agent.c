@@ -243,6 +243,9 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 			return r;
 		}
 		inited = 1;
+	} else if ((r = cw_patch_ensure_trap(err, sizeof(err)))) {
+		serving = 0;
+		return r;
 	}
 	cw_shm->constant_tsc = (uint32_t)has_constant_tsc();
 	cw_shm->ns_per_tick = calibrate();

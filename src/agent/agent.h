@@ -41,6 +41,7 @@ extern void cw_x86_ret_tramp(void) CW_HIDDEN;
 
 /* patch.c: all return 0 or -errno with a reason in ERR */
 int cw_patch_init(char *err, size_t errlen) CW_HIDDEN;
+int cw_patch_ensure_trap(char *err, size_t errlen) CW_HIDDEN;
 int cw_patch_insert(uint64_t func, uint64_t size, int32_t slot, char *err, size_t errlen) CW_HIDDEN;
 int cw_patch_remove_slot(int32_t slot) CW_HIDDEN;
 void cw_patch_remove_all(void) CW_HIDDEN;

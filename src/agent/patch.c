@@ -114,6 +114,26 @@ static void on_trap(int sig, siginfo_t *si, void *ucv)
 	raise(SIGTRAP);
 }
 
+/* Our SIGTRAP handler, (re)installed before each patching session: the program may have replaced it since
+ * the last one. It stays installed after a detach (a thread that trapped on a site just before its bytes
+ * were restored may still be on its way to the handler); for any other trap it behaves as the program's
+ * own disposition. */
+int cw_patch_ensure_trap(char *err, size_t errlen)
+{
+	struct sigaction sa, cur;
+	if (sigaction(SIGTRAP, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_trap)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_trap;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTRAP, &sa, &old_trap)) {
+		snprintf(err, errlen, "sigaction(SIGTRAP): %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int cw_patch_init(char *err, size_t errlen)
 {
 	struct sigaction sa;
