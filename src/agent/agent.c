@@ -24,6 +24,8 @@ static int started; /* launch mode: the constructor waits for "start" */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cv = PTHREAD_COND_INITIALIZER;
 static int running;
+static int detached; /* the controller said "detach" (else it died: we clean its directory up) */
+static char ctl_dir[256];
 static int serving; /* a controller is connected (or connecting) */
 
 static uint64_t rdtsc(void)
@@ -155,6 +157,7 @@ static void handle(char *line)
 				reply("open %u %lu\n", i, acc[i]);
 	} else if (!strcmp(cmd, "detach")) {
 		cw_patch_remove_all();
+		detached = 1;
 		running = 0;
 	} else {
 		reply("err 0 unknown request '%s'\n", cmd);
@@ -194,6 +197,15 @@ static void *control_main(void *arg)
 	}
 	cw_patch_remove_all();
 	release_start();
+	if (!detached && ctl_dir[0]) {
+		/* crosswalk died without detaching: nobody else will remove its control directory */
+		char p[300];
+		snprintf(p, sizeof(p), "%s/counters", ctl_dir);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/ctl", ctl_dir);
+		unlink(p);
+		rmdir(ctl_dir);
+	}
 	close(ctl_fd);
 	ctl_fd = -1;
 	free(buf);
@@ -218,6 +230,8 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	 * twice), the sites and their stubs are kept and reused; only one controller at a time */
 	if (__atomic_exchange_n(&serving, 1, __ATOMIC_ACQ_REL))
 		return -EBUSY;
+	detached = 0;
+	snprintf(ctl_dir, sizeof(ctl_dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/counters", dir);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {

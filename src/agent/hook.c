@@ -53,6 +53,7 @@ struct cw_frame {
 
 struct cw_thread {
 	int busy;
+	uint32_t shard; /* which shard of the counters this thread adds to */
 	volatile uint32_t depth;
 	struct cw_thread *next, *prev; /* the registry of threads, for the in-flight reads */
 	uint64_t stack_lo, stack_hi; /* the thread's own stack: frames elsewhere (sigaltstack) are never dropped
@@ -125,7 +126,7 @@ static inline uint64_t rdtsc(void)
 
 static void unwound(struct cw_thread *t, uint32_t k)
 {
-	__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].unwound, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].c[t->shard].unwound, 1, __ATOMIC_RELAXED);
 	if (t->frames[k].inst) {
 		inst_push(t->frames[k].inst);
 		t->frames[k].inst = NULL;
@@ -265,6 +266,8 @@ static __attribute__((noinline, used)) struct cw_thread *thread_init(void)
 	}
 	if (thread_key_ok)
 		pthread_setspecific(thread_key, t);
+	static uint32_t next_shard;
+	t->shard = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED) % CW_AGENT_SHARDS;
 	reg_lock();
 	t->next = threads;
 	if (threads)
@@ -360,6 +363,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	struct cw_agent_slot *s = &cw_shm->slots[slot];
 	if (cw_count_sites)
 		count_site(s, *retp);
+	struct cw_agent_ctr *c = &s->c[t->shard];
 	uint64_t a = (uint64_t)retp;
 	if (a >= t->stack_lo && a < t->stack_hi)
 		while (t->depth) {
@@ -375,7 +379,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 			t->depth--;
 		}
 	if (t->depth >= CW_STACK_FRAMES) {
-		__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	struct cw_frame *f = &t->frames[t->depth];
@@ -383,7 +387,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	if (pool_kind != CW_POOL_STACK) {
 		in = inst_pop();
 		if (!in) {
-			__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
 			return 0;
 		}
 		in->ret = *retp;
@@ -441,11 +445,11 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 		dur = now - f->t0;
 		ret = f->ret;
 	}
-	struct cw_agent_slot *s = &cw_shm->slots[f->slot];
-	__atomic_fetch_add(&s->calls, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&s->incl_ticks, dur, __ATOMIC_RELAXED);
+	struct cw_agent_ctr *c = &cw_shm->slots[f->slot].c[t->shard];
+	__atomic_fetch_add(&c->calls, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->incl_ticks, dur, __ATOMIC_RELAXED);
 	if (f->child)
-		__atomic_fetch_add(&s->child_ticks, f->child < dur ? f->child : dur, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&c->child_ticks, f->child < dur ? f->child : dur, __ATOMIC_RELAXED);
 	if (i > 1)
 		t->frames[i - 2].child += dur;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

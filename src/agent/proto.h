@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define CW_AGENT_MAGIC 0x6b6c617773737263ull /* "crsswalk" */
-#define CW_AGENT_VERSION 1
+#define CW_AGENT_VERSION 2
 #define CW_AGENT_NSLOTS 16384
 #define CW_AGENT_SITES_PER_SLOT 8 /* call sites counted per function (for indirect calls) */
 
@@ -35,14 +35,21 @@ struct cw_agent_site_count {
 	uint64_t calls;
 };
 
-struct cw_agent_slot {
+/* One shard of a function's counters: a thread always adds to the same shard (threads are spread over
+ * the shards round-robin), so threads calling the same function do not all fight for one cache line. */
+#define CW_AGENT_SHARDS 8
+struct cw_agent_ctr {
 	uint64_t calls;	      /* completed calls */
 	uint64_t incl_ticks;  /* inclusive TSC ticks */
 	uint64_t child_ticks; /* of which in instrumented callees: self = incl - child (added only when
 				 non-zero, so a leaf costs two atomic adds per call) */
 	uint64_t unwound;     /* calls entered that never returned: longjmp, exceptions, pthread_exit */
-	uint64_t lost;	      /* entries not timed: shadow stack full, or thread state unavailable */
+	uint64_t lost;	      /* entries not timed: shadow stack full, or no return instance */
 	uint64_t pad[3];
+};
+
+struct cw_agent_slot {
+	struct cw_agent_ctr c[CW_AGENT_SHARDS]; /* a reader sums the shards */
 	struct cw_agent_site_count sites[CW_AGENT_SITES_PER_SLOT];
 };
 

@@ -23,8 +23,22 @@ struct cw_mpoint {
 	int slot;
 	char name[512];
 	uint64_t addr;
-	struct cw_agent_slot base; /* counters at insert/reset: reads are differences */
+	struct cw_agent_ctr base; /* counters at insert/reset: reads are differences */
+	uint64_t base_sites[CW_AGENT_SITES_PER_SLOT];
 };
+
+/* The sum of a slot's shards. */
+static void slot_sum(const struct cw_agent_slot *s, struct cw_agent_ctr *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 0; i < CW_AGENT_SHARDS; i++) {
+		o->calls += __atomic_load_n(&s->c[i].calls, __ATOMIC_RELAXED);
+		o->incl_ticks += __atomic_load_n(&s->c[i].incl_ticks, __ATOMIC_RELAXED);
+		o->child_ticks += __atomic_load_n(&s->c[i].child_ticks, __ATOMIC_RELAXED);
+		o->unwound += __atomic_load_n(&s->c[i].unwound, __ATOMIC_RELAXED);
+		o->lost += __atomic_load_n(&s->c[i].lost, __ATOMIC_RELAXED);
+	}
+}
 
 struct agent_priv {
 	char dir[PATH_MAX];
@@ -135,13 +149,9 @@ static void free_slot(struct agent_priv *p, int slot)
 static void snapshot(struct agent_priv *p, struct cw_mpoint *pt)
 {
 	struct cw_agent_slot *s = &p->shm->slots[pt->slot];
-	pt->base.calls = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
-	pt->base.incl_ticks = __atomic_load_n(&s->incl_ticks, __ATOMIC_RELAXED);
-	pt->base.child_ticks = __atomic_load_n(&s->child_ticks, __ATOMIC_RELAXED);
-	pt->base.unwound = __atomic_load_n(&s->unwound, __ATOMIC_RELAXED);
-	pt->base.lost = __atomic_load_n(&s->lost, __ATOMIC_RELAXED);
+	slot_sum(s, &pt->base);
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++)
-		pt->base.sites[i].calls = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
+		pt->base_sites[i] = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
 }
 
 int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, size_t n,
@@ -257,8 +267,10 @@ static int agent_read(struct cw_msource *s, struct cw_mpoint *pt, struct cw_mres
 	struct cw_agent_slot *sl = &p->shm->slots[pt->slot];
 	double k = p->shm->ns_per_tick > 0 ? p->shm->ns_per_tick : 1.0;
 	memset(out, 0, sizeof(*out));
-	out->calls = __atomic_load_n(&sl->calls, __ATOMIC_RELAXED) - pt->base.calls;
-	out->incl_ns = (uint64_t)((double)(__atomic_load_n(&sl->incl_ticks, __ATOMIC_RELAXED) - pt->base.incl_ticks) * k);
+	struct cw_agent_ctr c;
+	slot_sum(sl, &c);
+	out->calls = c.calls - pt->base.calls;
+	out->incl_ns = (uint64_t)((double)(c.incl_ticks - pt->base.incl_ticks) * k);
 	return 0;
 }
 
@@ -267,12 +279,14 @@ int cw_agent_source_read_extra(struct cw_msource *s, struct cw_mpoint *pt, struc
 	struct agent_priv *p = P(s);
 	struct cw_agent_slot *sl = &p->shm->slots[pt->slot];
 	double k = p->shm->ns_per_tick > 0 ? p->shm->ns_per_tick : 1.0;
-	uint64_t incl = __atomic_load_n(&sl->incl_ticks, __ATOMIC_RELAXED) - pt->base.incl_ticks;
-	uint64_t child = __atomic_load_n(&sl->child_ticks, __ATOMIC_RELAXED) - pt->base.child_ticks;
+	struct cw_agent_ctr c;
+	slot_sum(sl, &c);
+	uint64_t incl = c.incl_ticks - pt->base.incl_ticks;
+	uint64_t child = c.child_ticks - pt->base.child_ticks;
 	out->self_ns = (uint64_t)((double)(incl > child ? incl - child : 0) * k);
-	out->lost = __atomic_load_n(&sl->lost, __ATOMIC_RELAXED) - pt->base.lost;
-	out->unwound = __atomic_load_n(&sl->unwound, __ATOMIC_RELAXED) - pt->base.unwound;
-	out->entries = __atomic_load_n(&sl->calls, __ATOMIC_RELAXED) - pt->base.calls + out->unwound + out->lost;
+	out->lost = c.lost - pt->base.lost;
+	out->unwound = c.unwound - pt->base.unwound;
+	out->entries = c.calls - pt->base.calls + out->unwound + out->lost;
 	return 0;
 }
 
@@ -282,7 +296,7 @@ int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *pt, uint64_t *
 	int n = 0;
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT && n < max; i++) {
 		uint64_t r = __atomic_load_n(&sl->sites[i].ret, __ATOMIC_RELAXED);
-		uint64_t c = __atomic_load_n(&sl->sites[i].calls, __ATOMIC_RELAXED) - pt->base.sites[i].calls;
+		uint64_t c = __atomic_load_n(&sl->sites[i].calls, __ATOMIC_RELAXED) - pt->base_sites[i];
 		if (r && c) {
 			ret[n] = r;
 			calls[n++] = c;
