@@ -16,6 +16,7 @@ static const struct {
 	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
 	{ "demo", cmd_demo, "the bundled demo: a select() server with idle connections, explained, then epoll" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
+	{ "measure", cmd_measure, "time chosen functions of a program: calls, inclusive and self time" },
 };
 
 static void usage(FILE *f)
