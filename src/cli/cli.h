@@ -6,5 +6,6 @@
 #include "util/util.h"
 
 int cmd_probe(int argc, char **argv);
+int cmd_kmeasure(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
+	{ "kmeasure", cmd_kmeasure, "time syscalls, page faults and kernel functions of a process" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Timing of one kernel function by fentry/fexit (BPF trampolines) or kprobe/kretprobe, for target threads
+ * only: calls, inclusive wall time, and its off-CPU part (from the off_acc counter that ksys.bpf.c keeps per
+ * thread: the targets and threads maps are those of the ksys object, shared by fd). One object per function. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "kernel/ksys.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct cw_kthread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct cw_kfactive);
+} active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cw_kfstat);
+} fstat SEC(".maps");
+
+static __always_inline __u64 off_acc(__u32 tid)
+{
+	struct cw_kthread *t = bpf_map_lookup_elem(&threads, &tid);
+	return t ? t->off_acc : 0;
+}
+
+static __always_inline int enter(void)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u32 tgid = pt >> 32, tid = (__u32)pt, k = 0;
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	struct cw_kfstat *s = bpf_map_lookup_elem(&fstat, &k);
+	if (s)
+		__sync_fetch_and_add(&s->entered, 1);
+	struct cw_kfactive *a = bpf_map_lookup_elem(&active, &tid);
+	if (a) {
+		a->depth++;
+		return 0;
+	}
+	struct cw_kfactive n = { .start = bpf_ktime_get_ns(), .off0 = off_acc(tid) };
+	bpf_map_update_elem(&active, &tid, &n, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int leave(void)
+{
+	__u64 pt = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)pt, k = 0;
+	struct cw_kfactive *a = bpf_map_lookup_elem(&active, &tid);
+	if (!a)
+		return 0;
+	if (a->depth) {
+		a->depth--;
+		return 0;
+	}
+	struct cw_kfstat *s = bpf_map_lookup_elem(&fstat, &k);
+	if (s) {
+		__sync_fetch_and_add(&s->completed, 1);
+		__sync_fetch_and_add(&s->incl_ns, now - a->start);
+		__sync_fetch_and_add(&s->blocked_ns, off_acc(tid) - a->off0);
+	}
+	bpf_map_delete_elem(&active, &tid);
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(cwk_fentry)
+{
+	return enter();
+}
+
+SEC("fexit")
+int BPF_PROG(cwk_fexit)
+{
+	return leave();
+}
+
+SEC("kprobe")
+int BPF_KPROBE(cwk_kprobe)
+{
+	return enter();
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(cwk_kretprobe)
+{
+	return leave();
+}

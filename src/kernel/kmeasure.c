@@ -1,0 +1,720 @@
+/* Kernel measurement source: loads ksys.bpf.c (tracepoints + sampling) for a target, and one kfunc.bpf.c
+ * object per timed kernel function (fentry/fexit or kprobe/kretprobe); reads and symbolizes what they gathered. */
+#include "kernel/kmeasure.h"
+#include "kernel/features.h"
+#include "kernel/kallsyms.h"
+#include "kernel/ksys.h"
+#include "kernel/ksyscalls.h"
+#include "util/util.h"
+
+#include "ksys.skel.h"
+#include "kfunc.skel.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+enum kbackend { KB_TRACEPOINT, KB_SAMPLING, KB_FENTRY, KB_KPROBE, KB__N };
+static const char *const kb_names[KB__N] = { "tracepoint", "sampling", "fentry", "kprobe" };
+
+#define SAMPLE_HZ 997
+
+enum kind { P_SYS, P_FAULT, P_KFUNC };
+
+struct cw_mpoint {
+	struct cw_mpoint *next;
+	char *name;		/* as inserted */
+	char *func;		/* kernel function (P_KFUNC) */
+	enum kind kind;
+	int sys_nr;		/* P_SYS */
+	int fault_which;	/* P_FAULT: 0 all, 1 user, 2 kernel */
+	enum kbackend method;
+	struct kfunc_bpf *kf;	/* fentry/kprobe timer */
+	struct bpf_link *links[2];
+	struct cw_kresult base; /* subtracted from raw readings (reset) */
+};
+
+/* Symbolized kernel stack, cached by stack id (ids are stable: the stack map is never cleared). */
+struct kstack {
+	int id;
+	int n;
+	const char **frames; /* root first */
+};
+
+struct ksrc {
+	struct cw_msource pub;
+	enum kbackend backend;
+	struct ksys_bpf *skel;
+	struct bpf_link **perf_links;
+	int nperf;
+	uint64_t period_ns;
+	struct cw_kallsyms *ksyms;
+	struct cw_mpoint *points;
+	struct kstack *stacks;
+	size_t nstacks, capstacks;
+	const char *unknown; /* name for unsymbolized frames */
+};
+
+static struct ksrc *K(struct cw_msource *s)
+{
+	return (struct ksrc *)s;
+}
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* cpu-clock samples on every CPU, filtered to the target in BPF: started at open for the backends that give
+ * callees, on demand (fault time) for the tracepoint backend. */
+static int sampling_start(struct ksrc *k, char *err, size_t errlen)
+{
+	int n = cw_ncpus_possible(), ret = 0;
+	if (k->perf_links)
+		return 0;
+	k->period_ns = 1000000000ull / SAMPLE_HZ;
+	k->perf_links = cw_calloc(n, sizeof(*k->perf_links));
+	for (int cpu = 0; cpu < n; cpu++) {
+		struct perf_event_attr a = {
+			.type = PERF_TYPE_SOFTWARE,
+			.size = sizeof(a),
+			.config = PERF_COUNT_SW_CPU_CLOCK,
+			.sample_period = k->period_ns,
+		};
+		int fd = syscall(__NR_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENODEV) /* possible but offline CPU */
+				continue;
+			ret = -errno;
+			seterr(err, errlen, "perf_event_open(cpu-clock, cpu %d): %s", cpu, strerror(errno));
+			break;
+		}
+		struct bpf_link *l = bpf_program__attach_perf_event(k->skel->progs.cwk_sample, fd);
+		if (!l) {
+			ret = -errno;
+			close(fd);
+			seterr(err, errlen, "prog 'cwk_sample': attach to cpu-clock on cpu %d: %s", cpu, strerror(errno));
+			break;
+		}
+		k->perf_links[k->nperf++] = l;
+	}
+	return ret;
+}
+
+static void sampling_stop(struct ksrc *k)
+{
+	for (int i = 0; i < k->nperf; i++)
+		bpf_link__destroy(k->perf_links[i]);
+	free(k->perf_links);
+	k->perf_links = NULL;
+	k->nperf = 0;
+}
+
+static bool prefixed(const char *s, const char *const *pre, size_t n);
+#define PREFIXED(s, arr) prefixed(s, arr, sizeof(arr) / sizeof(arr[0]))
+static const char *const tracing_fns[] = { "bpf_trace_run", "__bpf_trace_", "__traceiter_", "bpf_prog_",
+					   "perf_trace_", "__bpf_prog_enter", "__bpf_prog_exit" };
+
+static const struct kstack *stack_get(struct ksrc *k, int id)
+{
+	__u64 ips[CW_KSTACK_DEPTH];
+	struct kstack *st;
+	size_t lo = 0, hi = k->nstacks;
+	while (lo < hi) { /* sorted by id */
+		size_t mid = (lo + hi) / 2;
+		if (k->stacks[mid].id == id)
+			return &k->stacks[mid];
+		if (k->stacks[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memset(ips, 0, sizeof(ips));
+	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.kstacks), &id, ips))
+		return NULL;
+	if (k->nstacks == k->capstacks)
+		k->stacks = cw_realloc(k->stacks, (k->capstacks = k->capstacks * 2 + 64) * sizeof(*k->stacks));
+	memmove(&k->stacks[lo + 1], &k->stacks[lo], (k->nstacks - lo) * sizeof(*k->stacks));
+	k->nstacks++;
+	st = &k->stacks[lo];
+	st->id = id;
+	st->n = 0;
+	while (st->n < CW_KSTACK_DEPTH && ips[st->n])
+		st->n++;
+	/* leaf frames up to the tracing machinery (the tracepoint's BPF call path: bpf_trace_run4, our
+	 * program) are ours, not the target's: drop them */
+	int skip = 0;
+	for (int i = 0; i < st->n; i++) {
+		const char *nm = k->ksyms ? cw_kallsyms_addr(k->ksyms, ips[i], NULL) : NULL;
+		if (nm && PREFIXED(nm, tracing_fns))
+			skip = i + 1;
+	}
+	st->n -= skip;
+	st->frames = cw_calloc(st->n ? st->n : 1, sizeof(char *));
+	for (int i = 0; i < st->n; i++) {
+		const char *nm = k->ksyms ? cw_kallsyms_addr(k->ksyms, ips[i + skip], NULL) : NULL;
+		st->frames[st->n - 1 - i] = nm ? nm : k->unknown;
+	}
+	return st;
+}
+
+static bool prefixed(const char *s, const char *const *pre, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(s, pre[i], strlen(pre[i])))
+			return true;
+	return false;
+}
+
+/* Index (root first) where the subtree of point P starts in stack ST, or -1 when ST is not under P. */
+static int stack_anchor(const struct cw_mpoint *p, const struct kstack *st)
+{
+	/* the C fault handlers, not asm_exc_page_fault: being preempted on the way back to user mode
+	 * (irqentry_exit_to_user_mode -> schedule) is not fault handling */
+	static const char *const fault_fns[] = { "exc_page_fault", "do_user_addr_fault", "handle_mm_fault" };
+	static const char *const sys_fns[] = { "__x64_sys_", "__ia32_sys_", "__do_sys_", "__se_sys_" };
+	static const char *const dispatch[] = { "entry_SYSCALL_64", "do_syscall_64", "x64_sys_call" };
+	int disp = -1;
+	if (!st)
+		return -1;
+	for (int i = 0; i < st->n; i++) {
+		const char *f = st->frames[i];
+		switch (p->kind) {
+		case P_KFUNC:
+			if (!strcmp(f, p->func))
+				return i;
+			break;
+		case P_FAULT:
+			for (size_t j = 0; j < sizeof(fault_fns) / sizeof(fault_fns[0]); j++)
+				if (!strcmp(f, fault_fns[j]))
+					return i;
+			break;
+		case P_SYS:
+			/* the syscall's own entry (__x64_sys_read); else below the dispatcher (it may be inlined) */
+			if (PREFIXED(f, sys_fns))
+				return i;
+			if (PREFIXED(f, dispatch))
+				disp = i;
+			break;
+		}
+	}
+	if (p->kind == P_SYS)
+		return disp >= 0 ? disp : 0;
+	return -1;
+}
+
+/* Does a sample/sleep taken in syscall SYS_NR belong to point P? */
+static bool sys_matches(const struct cw_mpoint *p, int sys_nr)
+{
+	return p->kind != P_SYS || p->sys_nr == sys_nr;
+}
+
+/* Visits the samples and off-CPU records that fall under P: FN(arg, stack, anchor, samples, blocked_ns). */
+typedef void (*visit_fn)(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked_ns);
+static void visit(struct ksrc *k, const struct cw_mpoint *p, visit_fn fn, void *arg)
+{
+	int sfd = bpf_map__fd(k->skel->maps.samples), ofd = bpf_map__fd(k->skel->maps.offcpu);
+	struct cw_ksample_key sk, *sprev = NULL;
+	struct cw_koff_key ok, *oprev = NULL;
+	while (!bpf_map_get_next_key(sfd, sprev, &sk)) {
+		__u64 c = 0;
+		sprev = &sk;
+		if (sk.user || !sys_matches(p, sk.sys_nr) || bpf_map_lookup_elem(sfd, &sk, &c))
+			continue;
+		const struct kstack *st = stack_get(k, sk.stack);
+		int a = stack_anchor(p, st);
+		if (a >= 0)
+			fn(arg, st, a, c, 0);
+	}
+	while (!bpf_map_get_next_key(ofd, oprev, &ok)) {
+		struct cw_kacc v;
+		oprev = &ok;
+		if (!sys_matches(p, ok.sys_nr) || bpf_map_lookup_elem(ofd, &ok, &v))
+			continue;
+		const struct kstack *st = stack_get(k, ok.stack);
+		int a = stack_anchor(p, st);
+		if (a >= 0)
+			fn(arg, st, a, 0, v.ns);
+	}
+}
+
+struct sum {
+	uint64_t samples, blocked;
+};
+static void sum_fn(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked)
+{
+	struct sum *s = arg;
+	s->samples += samples;
+	s->blocked += blocked;
+}
+
+static struct kfunc_bpf *kfunc_load(struct ksrc *k, const char *func, enum kbackend how, struct bpf_link **links,
+				    char *err, size_t errlen)
+{
+	struct kfunc_bpf *kf = kfunc_bpf__open();
+	int e;
+	if (!kf) {
+		seterr(err, errlen, "k:%s: opening the kfunc BPF object: %s", func, strerror(errno));
+		return NULL;
+	}
+	bool fe = how == KB_FENTRY;
+	bpf_program__set_autoload(kf->progs.cwk_fentry, fe);
+	bpf_program__set_autoload(kf->progs.cwk_fexit, fe);
+	bpf_program__set_autoload(kf->progs.cwk_kprobe, !fe);
+	bpf_program__set_autoload(kf->progs.cwk_kretprobe, !fe);
+	if (fe && ((e = bpf_program__set_attach_target(kf->progs.cwk_fentry, 0, func)) ||
+		   (e = bpf_program__set_attach_target(kf->progs.cwk_fexit, 0, func)))) {
+		seterr(err, errlen, "k:%s: no BTF for this function, fentry cannot attach: %s", func, strerror(-e));
+		goto fail;
+	}
+	if ((e = bpf_map__reuse_fd(kf->maps.targets, bpf_map__fd(k->skel->maps.targets))) ||
+	    (e = bpf_map__reuse_fd(kf->maps.threads, bpf_map__fd(k->skel->maps.threads)))) {
+		seterr(err, errlen, "k:%s: sharing maps: %s", func, strerror(-e));
+		goto fail;
+	}
+	if ((e = kfunc_bpf__load(kf))) {
+		seterr(err, errlen, "k:%s: loading the %s program: %s", func, kb_names[how], strerror(-e));
+		goto fail;
+	}
+	if (fe) {
+		links[0] = bpf_program__attach(kf->progs.cwk_fentry);
+		links[1] = links[0] ? bpf_program__attach(kf->progs.cwk_fexit) : NULL;
+	} else {
+		links[0] = bpf_program__attach_kprobe(kf->progs.cwk_kprobe, false, func);
+		links[1] = links[0] ? bpf_program__attach_kprobe(kf->progs.cwk_kretprobe, true, func) : NULL;
+	}
+	if (!links[0] || !links[1]) {
+		seterr(err, errlen, "k:%s: attaching %s: %s", func, fe ? "fentry/fexit" : "kprobe/kretprobe",
+		       strerror(errno));
+		bpf_link__destroy(links[0]);
+		links[0] = links[1] = NULL;
+		goto fail;
+	}
+	return kf;
+fail:
+	kfunc_bpf__destroy(kf);
+	return NULL;
+}
+
+static void point_free(struct cw_mpoint *p)
+{
+	if (!p)
+		return;
+	bpf_link__destroy(p->links[1]);
+	bpf_link__destroy(p->links[0]);
+	kfunc_bpf__destroy(p->kf);
+	free(p->name);
+	free(p->func);
+	free(p);
+}
+
+/* Unknown kernel function: say so with close matches from kallsyms. */
+static void err_unknown_kfunc(struct ksrc *k, const char *func, char *err, size_t errlen)
+{
+	const char *m[5];
+	int n = k->ksyms ? cw_kallsyms_close(k->ksyms, func, m, 5) : 0;
+	char buf[400] = "";
+	for (int i = 0; i < n; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sk:%s", i ? ", " : "", m[i]);
+	seterr(err, errlen, "k:%s: no such kernel function%s%s%s", func, n ? " (close: " : "", buf, n ? ")" : "");
+}
+
+static struct cw_mpoint *k_insert(struct cw_msource *s, const char *name, char *err, size_t errlen)
+{
+	struct ksrc *k = K(s);
+	struct cw_mpoint *p = cw_calloc(1, sizeof(*p));
+	p->name = cw_strdup(name);
+	p->method = k->backend;
+	if (!strncmp(name, "sys:", 4)) {
+		p->kind = P_SYS;
+		p->sys_nr = cw_syscall_nr(name + 4);
+		if (p->sys_nr < 0 || p->sys_nr >= CW_KSYS_NR) {
+			const char *m[5];
+			char buf[300] = "";
+			int n = cw_syscall_close(name + 4, m, 5);
+			for (int i = 0; i < n; i++)
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%ssys:%s", i ? ", " : "", m[i]);
+			seterr(err, errlen, "%s: no such system call%s%s%s", name, n ? " (close: " : "", buf, n ? ")" : "");
+			goto fail;
+		}
+		/* syscalls are always timed exactly by the raw_syscalls tracepoints, whatever the backend */
+		p->method = KB_TRACEPOINT;
+	} else if (!strcmp(name, "fault") || !strcmp(name, "fault:user") || !strcmp(name, "fault:kernel")) {
+		p->kind = P_FAULT;
+		p->fault_which = !strcmp(name, "fault") ? 0 : !strcmp(name, "fault:user") ? 1 : 2;
+		if (k->backend == KB_FENTRY || k->backend == KB_KPROBE) {
+			/* exact fault time from the generic handler (exc_page_fault itself is noinstr) */
+			p->func = cw_strdup("handle_mm_fault");
+			p->kf = kfunc_load(k, p->func, k->backend, p->links, err, errlen);
+			if (!p->kf)
+				goto fail;
+		} else {
+			/* counts from the exceptions tracepoints, time from samples and sleep stacks */
+			if (sampling_start(k, err, errlen))
+				goto fail;
+			p->method = KB_SAMPLING;
+		}
+	} else if (!strncmp(name, "k:", 2) && name[2]) {
+		p->kind = P_KFUNC;
+		p->func = cw_strdup(name + 2);
+		if (k->ksyms && !cw_kallsyms_find(k->ksyms, p->func)) {
+			err_unknown_kfunc(k, p->func, err, errlen);
+			goto fail;
+		}
+		if (k->backend == KB_TRACEPOINT) {
+			seterr(err, errlen, "%s: the tracepoint backend times only syscalls and faults; use "
+			       "--kernel-backend sampling%s", name,
+			       cw_feature(CW_FEAT_FENTRY) ? " or fentry" : cw_feature(CW_FEAT_KPROBE) ? " or kprobe" : "");
+			goto fail;
+		}
+		if (k->backend == KB_FENTRY || k->backend == KB_KPROBE) {
+			p->kf = kfunc_load(k, p->func, k->backend, p->links, err, errlen);
+			if (!p->kf)
+				goto fail;
+		}
+	} else {
+		seterr(err, errlen, "'%s': kernel names are sys:SYSCALL, k:FUNCTION, fault, fault:user or fault:kernel",
+		       name);
+		goto fail;
+	}
+	p->next = k->points;
+	k->points = p;
+	return p;
+fail:
+	point_free(p);
+	return NULL;
+}
+
+static void read_raw(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->method = kb_names[p->method];
+	o->calls_exact = o->time_exact = true;
+	o->r.has_split = true;
+	if (p->kind == P_SYS) {
+		struct cw_ksys_stat st = {};
+		__u32 key = p->sys_nr;
+		bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.sysstats), &key, &st);
+		o->r.calls = st.entered;
+		o->completed = st.completed;
+		o->r.incl_ns = st.incl_ns;
+		o->r.blocked_ns = st.blocked_ns;
+	} else if (p->kf) {
+		struct cw_kfstat st = {};
+		__u32 key = 0;
+		bpf_map_lookup_elem(bpf_map__fd(p->kf->maps.fstat), &key, &st);
+		o->r.calls = st.entered;
+		o->completed = st.completed;
+		o->r.incl_ns = st.incl_ns;
+		o->r.blocked_ns = st.blocked_ns;
+	} else {
+		struct sum sm = {};
+		visit(k, p, sum_fn, &sm);
+		o->samples = sm.samples;
+		o->r.blocked_ns = sm.blocked;
+		o->r.incl_ns = sm.samples * k->period_ns + sm.blocked;
+		o->ci95_ns = (uint64_t)(1.96 * sqrt((double)sm.samples) * k->period_ns);
+		o->time_exact = false;
+		o->calls_exact = false;
+	}
+	if (p->kind == P_FAULT) {
+		/* fault counts are exact from the tracepoints whatever times them */
+		struct cw_kglobal g = {};
+		__u32 key = 0;
+		bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.global), &key, &g);
+		uint64_t n = p->fault_which == 1 ? g.faults_user : p->fault_which == 2 ? g.faults_kernel
+										    : g.faults_user + g.faults_kernel;
+		o->r.calls = n;
+		o->calls_exact = true;
+		if (!p->kf)
+			o->completed = n;
+		/* handle_mm_fault also runs for get_user_pages (no fault): fine, it is fault-handling work */
+	}
+	o->r.oncpu_ns = o->r.incl_ns > o->r.blocked_ns ? o->r.incl_ns - o->r.blocked_ns : 0;
+}
+
+int cw_ksource_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_kresult *o)
+{
+	struct ksrc *k = K(s);
+	if (!s || !p)
+		return -EINVAL;
+	read_raw(k, p, o);
+#define SUB(f) o->f = o->f > p->base.f ? o->f - p->base.f : 0
+	SUB(r.calls);
+	SUB(r.incl_ns);
+	SUB(r.oncpu_ns);
+	SUB(r.blocked_ns);
+	SUB(completed);
+	SUB(samples);
+#undef SUB
+	if (!o->time_exact)
+		o->ci95_ns = (uint64_t)(1.96 * sqrt((double)o->samples) * k->period_ns);
+	return 0;
+}
+
+static int k_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_mresult *out)
+{
+	struct cw_kresult r;
+	int e = cw_ksource_read(s, p, &r);
+	if (!e)
+		*out = r.r;
+	return e;
+}
+
+static int k_reset(struct cw_msource *s, struct cw_mpoint *p)
+{
+	if (!s || !p)
+		return -EINVAL;
+	read_raw(K(s), p, &p->base);
+	return 0;
+}
+
+static int k_remove(struct cw_msource *s, struct cw_mpoint *p)
+{
+	struct ksrc *k = K(s);
+	for (struct cw_mpoint **pp = &k->points; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			point_free(p);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static void k_close(struct cw_msource *s)
+{
+	struct ksrc *k = K(s);
+	if (!s)
+		return;
+	while (k->points) {
+		struct cw_mpoint *p = k->points;
+		k->points = p->next;
+		point_free(p);
+	}
+	sampling_stop(k);
+	ksys_bpf__destroy(k->skel);
+	for (size_t i = 0; i < k->nstacks; i++)
+		free(k->stacks[i].frames);
+	free(k->stacks);
+	cw_kallsyms_free(k->ksyms);
+	free(k);
+}
+
+#define OPS(b) { .name = #b, .space = CW_SPACE_KERNEL, .insert = k_insert, .read = k_read, .reset = k_reset, \
+		 .remove = k_remove, .close = k_close }
+static const struct cw_msource_ops kops[KB__N] = { OPS(tracepoint), OPS(sampling), OPS(fentry), OPS(kprobe) };
+
+int cw_ksource_add_pid(struct cw_msource *s, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+	if (bpf_map_update_elem(bpf_map__fd(K(s)->skel->maps.targets), &key, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+const char *cw_kpoint_name(const struct cw_mpoint *p)
+{
+	return p ? p->name : NULL;
+}
+
+uint64_t cw_ksource_sample_period(const struct cw_msource *s)
+{
+	return ((const struct ksrc *)s)->perf_links ? ((const struct ksrc *)s)->period_ns : 0;
+}
+
+struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, size_t errlen)
+{
+	struct ksrc *k;
+	int b = -1, e;
+
+	if (backend) {
+		for (int i = 0; i < KB__N; i++)
+			if (!strcmp(backend, kb_names[i]))
+				b = i;
+		if (b < 0) {
+			seterr(err, errlen, "unknown kernel backend '%s' (tracepoint, sampling, fentry, kprobe)", backend);
+			return NULL;
+		}
+	} else {
+		b = cw_feature(CW_FEAT_FENTRY)	       ? KB_FENTRY
+		    : cw_feature(CW_FEAT_KPROBE)       ? KB_KPROBE
+		    : cw_feature(CW_FEAT_BPF_PERF_EVENT) ? KB_SAMPLING
+							 : KB_TRACEPOINT;
+	}
+	if (b == KB_FENTRY && !cw_feature(CW_FEAT_FENTRY)) {
+		seterr(err, errlen, "kernel backend fentry unavailable: %s", cw_feature_reason(CW_FEAT_FENTRY));
+		return NULL;
+	}
+	if (b == KB_KPROBE && !cw_feature(CW_FEAT_KPROBE)) {
+		seterr(err, errlen, "kernel backend kprobe unavailable: %s", cw_feature_reason(CW_FEAT_KPROBE));
+		return NULL;
+	}
+	cw_libbpf_quiet();
+	cw_tracefs_ensure();
+	k = cw_calloc(1, sizeof(*k));
+	k->pub.ops = &kops[b];
+	k->pub.pid = pid;
+	k->pub.priv = k;
+	k->backend = b;
+	k->unknown = "[unknown]";
+	k->ksyms = cw_kallsyms_load(); /* NULL is survivable: frames show as [unknown] */
+	k->skel = ksys_bpf__open_and_load();
+	if (!k->skel) {
+		seterr(err, errlen, "loading the kernel-measurement BPF programs: %s", strerror(errno));
+		goto fail;
+	}
+	if ((e = cw_ksource_add_pid(&k->pub, pid))) {
+		seterr(err, errlen, "adding pid %d to the target set: %s", pid, strerror(-e));
+		goto fail;
+	}
+	if ((e = ksys_bpf__attach(k->skel))) {
+		seterr(err, errlen, "attaching to tracepoints (raw_syscalls, sched, exceptions): %s", strerror(-e));
+		goto fail;
+	}
+	if (b != KB_TRACEPOINT && sampling_start(k, err, errlen))
+		goto fail;
+	return &k->pub;
+fail:
+	k_close(&k->pub);
+	return NULL;
+}
+
+/* ---- call tree ---- */
+
+struct tnode {
+	const char *name;
+	uint64_t samples, blocked;
+	struct tnode *child, *sib;
+};
+
+static struct tnode *tchild(struct tnode *t, const char *name)
+{
+	for (struct tnode *c = t->child; c; c = c->sib)
+		if (c->name == name || !strcmp(c->name, name))
+			return c;
+	struct tnode *c = cw_calloc(1, sizeof(*c));
+	c->name = name;
+	c->sib = t->child;
+	t->child = c;
+	return c;
+}
+
+static void tree_fn(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked)
+{
+	struct tnode *t = arg;
+	t->samples += samples;
+	t->blocked += blocked;
+	for (int i = anchor + 1; i < st->n; i++) {
+		/* recursion: a frame equal to the anchor function restarts nothing, it is just a deeper node */
+		t = tchild(t, st->frames[i]);
+		t->samples += samples;
+		t->blocked += blocked;
+	}
+}
+
+struct flat {
+	struct cw_kcallee *v;
+	size_t n, cap;
+	double total, period, min;
+};
+
+static void tflatten(struct flat *f, struct tnode *t, int depth)
+{
+	double est = t->samples * f->period + t->blocked;
+	double frac = f->total > 0 ? est / f->total : 0;
+	if (depth && frac < f->min)
+		return;
+	if (f->n == f->cap)
+		f->v = cw_realloc(f->v, (f->cap = f->cap * 2 + 32) * sizeof(*f->v));
+	struct cw_kcallee *c = &f->v[f->n++];
+	double half = f->total > 0 ? 1.96 * sqrt((double)t->samples) * f->period / f->total : 0;
+	*c = (struct cw_kcallee){ .name = t->name, .depth = depth, .samples = t->samples,
+				  .oncpu_ns = (uint64_t)(t->samples * f->period), .blocked_ns = t->blocked,
+				  .frac = frac, .frac_lo = frac - half < 0 ? 0 : frac - half,
+				  .frac_hi = frac + half > 1 ? 1 : frac + half };
+	/* children by decreasing time */
+	size_t nc = 0;
+	for (struct tnode *x = t->child; x; x = x->sib)
+		nc++;
+	struct tnode **kids = cw_calloc(nc ? nc : 1, sizeof(*kids));
+	nc = 0;
+	for (struct tnode *x = t->child; x; x = x->sib)
+		kids[nc++] = x;
+	for (size_t i = 0; i < nc; i++)
+		for (size_t j = i + 1; j < nc; j++)
+			if (kids[j]->samples * f->period + kids[j]->blocked >
+			    kids[i]->samples * f->period + kids[i]->blocked) {
+				struct tnode *tmp = kids[i];
+				kids[i] = kids[j];
+				kids[j] = tmp;
+			}
+	for (size_t i = 0; i < nc; i++)
+		tflatten(f, kids[i], depth + 1);
+	free(kids);
+}
+
+static void tfree(struct tnode *t)
+{
+	while (t) {
+		struct tnode *s = t->sib;
+		tfree(t->child);
+		free(t);
+		t = s;
+	}
+}
+
+int cw_ksource_callees(struct cw_msource *s, struct cw_mpoint *p, double min_frac, struct cw_kcallee **out,
+		       size_t *n)
+{
+	struct ksrc *k = K(s);
+	struct tnode *root;
+	struct flat f = { .min = min_frac };
+	*out = NULL;
+	*n = 0;
+	if (!k->perf_links && p->kind != P_SYS)
+		return -ENOTSUP;
+	root = cw_calloc(1, sizeof(*root));
+	root->name = p->kind == P_KFUNC ? p->func : p->name;
+	visit(k, p, tree_fn, root);
+	f.period = (double)k->period_ns;
+	f.total = root->samples * f.period + root->blocked;
+	tflatten(&f, root, 0);
+	tfree(root);
+	*out = f.v;
+	*n = f.n;
+	return 0;
+}
+
+int cw_kprogs_loaded(void)
+{
+	__u32 id = 0;
+	int n = 0;
+	while (!bpf_prog_get_next_id(id, &id)) {
+		int fd = bpf_prog_get_fd_by_id(id);
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strncmp(info.name, "cwk_", 4))
+			n++;
+		close(fd);
+	}
+	if (errno != ENOENT)
+		return -errno;
+	return n;
+}

@@ -1,0 +1,67 @@
+/* Kernel-side measurement source: times syscalls ("sys:NAME"), page faults ("fault", "fault:user",
+ * "fault:kernel") and kernel functions ("k:NAME") for one target process, its threads, and the processes it
+ * forks after the source is opened. Backends (struct cw_msource_ops of src/measure/measure.h):
+ *   tracepoint  exact syscall counts and times with their on-CPU/blocked split, fault counts; no k:NAME
+ *   sampling    the above plus cpu-clock samples of kernel stacks: k:NAME time estimated from samples (on-CPU)
+ *               and exact blocked time from where threads slept; call counts of k:NAME unknown
+ *   fentry      the above plus exact k:NAME calls and times by BPF trampolines (fentry/fexit)
+ *   kprobe      the same through kprobe/kretprobe
+ * Callees ("which callees take the time") always come from sampled and sleep-time kernel stacks.
+ * Strings returned are owned by the source; results are valid until the next call on the same point. */
+#ifndef CW_KMEASURE_H
+#define CW_KMEASURE_H
+
+#include "measure/measure.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Opens a source on PID (and its future children) with BACKEND ("tracepoint", "sampling", "fentry",
+ * "kprobe", or NULL for the best this kernel allows: fentry, else kprobe, else sampling, else tracepoint).
+ * NULL with a one-line reason in ERR on failure. Close with s->ops->close(s). */
+struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, size_t errlen);
+
+/* Adds another process to the target set. 0 or -errno. */
+int cw_ksource_add_pid(struct cw_msource *s, pid_t pid);
+
+/* A result with what the kernel backends know beyond struct cw_mresult. */
+struct cw_kresult {
+	struct cw_mresult r;	/* calls = calls entered; incl/on-CPU/blocked over completed calls */
+	uint64_t completed;	/* calls that returned (incl_ns covers these) */
+	bool calls_exact;	/* false: the backend cannot count calls (sampling of k:NAME): calls = 0 */
+	bool time_exact;	/* false: on-CPU time is estimated from samples */
+	uint64_t samples;	/* on-CPU samples behind an estimate */
+	uint64_t ci95_ns;	/* half-width of the 95% confidence interval of incl_ns (0 when exact) */
+	const char *method;	/* backend that produced it: "tracepoint", "sampling", "fentry", "kprobe" */
+};
+int cw_ksource_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_kresult *out);
+
+/* The name the point was inserted with ("sys:read"). */
+const char *cw_kpoint_name(const struct cw_mpoint *p);
+
+/* One node of the kernel call tree below a point, in preorder (depth 0 = the point's own function, whose
+ * children are its callees). Inclusive time = oncpu_ns (samples x period, estimated) + blocked_ns (exact);
+ * frac is that over the point's tree total, with a 95% interval from the sample count. */
+struct cw_kcallee {
+	const char *name;
+	int depth;
+	uint64_t samples;
+	uint64_t oncpu_ns;
+	uint64_t blocked_ns;
+	double frac, frac_lo, frac_hi;
+};
+/* Call tree under P from the stacks gathered since the source was opened, nodes below MIN_FRAC dropped.
+ * *OUT is malloc'd (free() it); names are owned by the source. 0 or -errno (-ENOTSUP: no stacks here). */
+int cw_ksource_callees(struct cw_msource *s, struct cw_mpoint *p, double min_frac, struct cw_kcallee **out,
+		       size_t *n);
+
+/* The sampling period in ns (0 when sampling is off). */
+uint64_t cw_ksource_sample_period(const struct cw_msource *s);
+
+/* Number of BPF programs loaded in the system whose names start with "cwk_" (this part's), or -errno: the check that
+ * nothing is left attached after close. */
+int cw_kprogs_loaded(void);
+
+#endif
