@@ -1,0 +1,20 @@
+# Ctrl-C during `crosswalk kmeasure -- CMD`: the report is still printed, the command does not outlive it, and
+# no BPF program stays loaded.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../kmeasure_lib.sh"
+need_root
+need_facility bpf-tracepoint
+"$CW" kmeasure -f sys:read,sys:write -- "$CW_WL/pipe_sleep" 200 100 > "$TMP/out.txt" 2>&1 & km=$!
+sleep 1.5
+wl=$(pgrep -P $km pipe_sleep || true)
+[ -n "$wl" ] || fail "workload not started"
+kill -INT $km
+wait $km; rc=$?
+cat "$TMP/out.txt"
+[ $rc = 0 ] || fail "kmeasure exited $rc after SIGINT"
+grep -q '(interrupted)' "$TMP/out.txt" || fail "report does not say it was interrupted"
+grep -Eq '^sys:read +tracepoint +[0-9]+' "$TMP/out.txt" || fail "no report line for sys:read"
+sleep 0.2
+kill -0 $wl 2>/dev/null && fail "the measured command outlived kmeasure"
+no_kprogs_left
+exit 0
