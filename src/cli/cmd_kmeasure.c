@@ -52,6 +52,23 @@ static char *resolve(const char *cmd)
 	return NULL;
 }
 
+/* Waits (up to 2 s) until the launched child sleeps in its read() of the go pipe: its read must have entered
+ * the kernel before kernel functions are instrumented (a pipe_read timer would count it otherwise). */
+static void wait_blocked_in_read(pid_t child)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", child);
+	for (int i = 0; i < 400; i++) {
+		char *s = cw_read_file(path, NULL);
+		bool in_read = s && !strncmp(s, "0 ", 2);
+		free(s);
+		if (in_read)
+			return;
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void fmt_ns(char *buf, size_t n, double ns)
 {
 	if (ns < 1e3)
@@ -166,6 +183,7 @@ int cmd_kmeasure(int argc, char **argv)
 		close(ef[1]);
 		go[0] = ef[1] = -1;
 		pid = child;
+		wait_blocked_in_read(child);
 	}
 
 	src = cw_ksource_open(pid, backend, err, sizeof(err));

@@ -5,9 +5,13 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "kernel/ksys.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* For the page-fault timers on handle_mm_fault: 0 all faults, 1 only user-mode faults, 2 only kernel-mode. */
+const volatile int fault_want = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -87,6 +91,27 @@ SEC("fentry")
 int BPF_PROG(cwk_fentry)
 {
 	return enter();
+}
+
+/* handle_mm_fault(vma, address, flags, regs): FAULT_FLAG_USER tells who faulted */
+static __always_inline int enter_fault(unsigned int flags)
+{
+	bool user = flags & bpf_core_enum_value(enum fault_flag, FAULT_FLAG_USER);
+	if ((fault_want == 1 && !user) || (fault_want == 2 && user))
+		return 0;
+	return enter();
+}
+
+SEC("fentry")
+int BPF_PROG(cwk_fentry_pf, struct vm_area_struct *vma, unsigned long address, unsigned int flags)
+{
+	return enter_fault(flags);
+}
+
+SEC("kprobe")
+int BPF_KPROBE(cwk_kprobe_pf, struct vm_area_struct *vma, unsigned long address, unsigned int flags)
+{
+	return enter_fault(flags);
 }
 
 SEC("fexit")

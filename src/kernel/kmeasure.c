@@ -262,22 +262,32 @@ static void sum_fn(void *arg, const struct kstack *st, int anchor, uint64_t samp
 	s->blocked += blocked;
 }
 
-static struct kfunc_bpf *kfunc_load(struct ksrc *k, const char *func, enum kbackend how, struct bpf_link **links,
-				    char *err, size_t errlen)
+/* Loads and attaches a timer on FUNC; FAULT_WANT >= 0 makes it a page-fault timer on handle_mm_fault (0 all,
+ * 1 user, 2 kernel faults). The exit half is attached before the entry half: a call entered before its exit
+ * probe existed would leave a start time that no exit ever clears. */
+static struct kfunc_bpf *kfunc_load(struct ksrc *k, const char *func, enum kbackend how, int fault_want,
+				    struct bpf_link **links, char *err, size_t errlen)
 {
 	struct kfunc_bpf *kf = kfunc_bpf__open();
+	struct bpf_program *entry, *exit_;
 	int e;
 	if (!kf) {
 		seterr(err, errlen, "k:%s: opening the kfunc BPF object: %s", func, strerror(errno));
 		return NULL;
 	}
 	bool fe = how == KB_FENTRY;
-	bpf_program__set_autoload(kf->progs.cwk_fentry, fe);
-	bpf_program__set_autoload(kf->progs.cwk_fexit, fe);
-	bpf_program__set_autoload(kf->progs.cwk_kprobe, !fe);
-	bpf_program__set_autoload(kf->progs.cwk_kretprobe, !fe);
-	if (fe && ((e = bpf_program__set_attach_target(kf->progs.cwk_fentry, 0, func)) ||
-		   (e = bpf_program__set_attach_target(kf->progs.cwk_fexit, 0, func)))) {
+	if (fe)
+		entry = fault_want >= 0 ? kf->progs.cwk_fentry_pf : kf->progs.cwk_fentry;
+	else
+		entry = fault_want >= 0 ? kf->progs.cwk_kprobe_pf : kf->progs.cwk_kprobe;
+	exit_ = fe ? kf->progs.cwk_fexit : kf->progs.cwk_kretprobe;
+	struct bpf_program *all[] = { kf->progs.cwk_fentry, kf->progs.cwk_fentry_pf, kf->progs.cwk_kprobe,
+				      kf->progs.cwk_kprobe_pf, kf->progs.cwk_fexit, kf->progs.cwk_kretprobe };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		bpf_program__set_autoload(all[i], all[i] == entry || all[i] == exit_);
+	kf->rodata->fault_want = fault_want > 0 ? fault_want : 0;
+	if (fe && ((e = bpf_program__set_attach_target(entry, 0, func)) ||
+		   (e = bpf_program__set_attach_target(exit_, 0, func)))) {
 		seterr(err, errlen, "k:%s: no BTF for this function, fentry cannot attach: %s", func, strerror(-e));
 		goto fail;
 	}
@@ -287,20 +297,22 @@ static struct kfunc_bpf *kfunc_load(struct ksrc *k, const char *func, enum kback
 		goto fail;
 	}
 	if ((e = kfunc_bpf__load(kf))) {
-		seterr(err, errlen, "k:%s: loading the %s program: %s", func, kb_names[how], strerror(-e));
+		seterr(err, errlen, "k:%s: loading the %s program (not traceable?): %s", func, kb_names[how],
+		       strerror(-e));
 		goto fail;
 	}
+	/* links[0] is the entry half, links[1] the exit half */
 	if (fe) {
-		links[0] = bpf_program__attach(kf->progs.cwk_fentry);
-		links[1] = links[0] ? bpf_program__attach(kf->progs.cwk_fexit) : NULL;
+		links[1] = bpf_program__attach(exit_);
+		links[0] = links[1] ? bpf_program__attach(entry) : NULL;
 	} else {
-		links[0] = bpf_program__attach_kprobe(kf->progs.cwk_kprobe, false, func);
-		links[1] = links[0] ? bpf_program__attach_kprobe(kf->progs.cwk_kretprobe, true, func) : NULL;
+		links[1] = bpf_program__attach_kprobe(exit_, true, func);
+		links[0] = links[1] ? bpf_program__attach_kprobe(entry, false, func) : NULL;
 	}
 	if (!links[0] || !links[1]) {
 		seterr(err, errlen, "k:%s: attaching %s: %s", func, fe ? "fentry/fexit" : "kprobe/kretprobe",
 		       strerror(errno));
-		bpf_link__destroy(links[0]);
+		bpf_link__destroy(links[1]);
 		links[0] = links[1] = NULL;
 		goto fail;
 	}
@@ -314,8 +326,8 @@ static void point_free(struct cw_mpoint *p)
 {
 	if (!p)
 		return;
+	bpf_link__destroy(p->links[0]); /* entry first: no new start times once exits stop */
 	bpf_link__destroy(p->links[1]);
-	bpf_link__destroy(p->links[0]);
 	kfunc_bpf__destroy(p->kf);
 	free(p->name);
 	free(p->func);
@@ -359,7 +371,7 @@ static struct cw_mpoint *k_insert(struct cw_msource *s, const char *name, char *
 		if (k->backend == KB_FENTRY || k->backend == KB_KPROBE) {
 			/* exact fault time from the generic handler (exc_page_fault itself is noinstr) */
 			p->func = cw_strdup("handle_mm_fault");
-			p->kf = kfunc_load(k, p->func, k->backend, p->links, err, errlen);
+			p->kf = kfunc_load(k, p->func, k->backend, p->fault_which, p->links, err, errlen);
 			if (!p->kf)
 				goto fail;
 		} else {
@@ -382,7 +394,7 @@ static struct cw_mpoint *k_insert(struct cw_msource *s, const char *name, char *
 			goto fail;
 		}
 		if (k->backend == KB_FENTRY || k->backend == KB_KPROBE) {
-			p->kf = kfunc_load(k, p->func, k->backend, p->links, err, errlen);
+			p->kf = kfunc_load(k, p->func, k->backend, -1, p->links, err, errlen);
 			if (!p->kf)
 				goto fail;
 		}
