@@ -30,8 +30,11 @@ struct cw_proc_maps {
 	pid_t pid;
 	struct cw_map *maps; /* sorted by start */
 	size_t n;
+	uint64_t gen; /* unique per snapshot (set by read/parse; 0 in a hand-built one): keys the address cache */
 };
 int cw_proc_maps_read(pid_t pid, struct cw_proc_maps *out);
+/* Parse the text of a maps file (LEN bytes, need not be NUL-terminated); -EINVAL on a malformed line. */
+int cw_proc_maps_parse(const char *text, size_t len, pid_t pid, struct cw_proc_maps *out);
 void cw_proc_maps_free(struct cw_proc_maps *m); /* accepts a zeroed struct */
 const struct cw_map *cw_proc_maps_find(const struct cw_proc_maps *m, uint64_t addr);
 
@@ -69,6 +72,21 @@ int cw_syms_to_vaddr(struct cw_syms *s, const struct cw_map *map, uint64_t addr,
 int cw_syms_funcs(struct cw_syms *s, const char *path, const struct cw_func **funcs, size_t *n);
 /* Find a function by name in an object (exact match on the symbol name, versions like "@GLIBC_2.2.5" ignored). */
 int cw_syms_find(struct cw_syms *s, const char *path, const char *name, const struct cw_func **out);
+/* The function table of an ELF image in memory (e.g. the vdso, or a fuzzer's input); NAME names it in
+ * "NAME+0xOFFSET". Each call parses BUF again (BUF is not kept); the table lives until cw_syms_free(). No
+ * separate debug info is looked for. -EINVAL when BUF is not a usable ELF image. */
+int cw_syms_funcs_mem(struct cw_syms *s, const void *buf, size_t len, const char *name,
+		      const struct cw_func **funcs, size_t *n);
+
+/* Where an object's function table came from, for diagnostics and tests. */
+struct cw_obj_info {
+	const char *table;	/* "symtab", "debug-symtab" (separate debug file), "dynsym+eh_frame", "eh_frame" */
+	const char *debug_file; /* the separate debug file used, or NULL */
+	const char *build_id;	/* hex, or NULL */
+	size_t nfuncs, nnamed;
+};
+int cw_syms_obj_info(struct cw_syms *s, const char *path, struct cw_obj_info *info);
+
 /* Find a kernel function by name: its address and size (from kallsyms: size = distance to the next symbol). */
 int cw_syms_kernel_find(struct cw_syms *s, const char *name, uint64_t *addr, uint64_t *size);
 

@@ -1,0 +1,372 @@
+/* The profiler's kernel side: cpu-clock samples aggregated per (process, kernel stack, user stack) in the
+ * kernel, DCPI style, with user stacks unwound here from .eh_frame-derived tables (no frame pointers
+ * needed), and off-CPU time charged to the stacks where threads blocked. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "kernel/profile.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile bool filter = true;	/* only processes in `targets` (and their children) */
+const volatile bool track_children = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct cw_uw_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* sized by user space before load */
+	__type(key, __u32);
+	__type(value, struct cw_uw_row);
+} rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 32768);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} kstacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cw_ustack);
+} ustacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cw_count_key);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cw_count_key);
+	__type(value, __u64);
+} offcpu SEC(".maps");
+
+struct offstart {
+	__u64 ts;
+	struct cw_count_key key;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct offstart);
+} offstarts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CW_TOT__N);
+	__type(key, __u32);
+	__type(value, __u64);
+} totals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} notified SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Unwinder state; one per program kind per CPU (a sample cannot interrupt sched_switch, which runs with
+ * interrupts off, but keep them apart anyway). */
+struct uw_state {
+	__u64 pc, sp, bp;
+	__u64 hash;
+	__u32 tgid;
+	__u32 pad;
+	struct cw_ustack st;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct uw_state);
+} scratch SEC(".maps");
+
+static __always_inline void total_add(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&totals, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void emit(__u32 type, __u32 tgid, __u32 ppid)
+{
+	struct cw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->type = type;
+	e->tgid = tgid;
+	e->ppid = ppid;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Ask user space for (new) mappings of TGID, at most every 10 ms. */
+static __always_inline void need_maps(__u32 tgid)
+{
+	__u64 now = bpf_ktime_get_ns(), *last = bpf_map_lookup_elem(&notified, &tgid);
+	if (last && now - *last < 10000000)
+		return;
+	bpf_map_update_elem(&notified, &tgid, &now, BPF_ANY);
+	emit(CW_EV_NEED_MAPS, tgid, 0);
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (!filter)
+		return tgid != 0;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x100000001b3ull;
+	h ^= h >> 29;
+	return h;
+}
+
+static __always_inline bool push_pc(struct uw_state *s, __u64 pc)
+{
+	__u32 n = s->st.n;
+	if (n >= CW_MAX_UFRAMES) {
+		s->st.flags |= CW_US_TRUNC_DEPTH;
+		return false;
+	}
+	if (n < CW_MAX_UFRAMES)
+		s->st.pcs[n] = pc;
+	s->st.n = n + 1;
+	s->hash = mix(s->hash, pc);
+	return true;
+}
+
+/* One frame: find the row for s->pc, compute the caller's pc/sp/bp. Returns 1 to stop. */
+static long uw_step(__u32 i, void *ctx)
+{
+	struct uw_state *s = ctx;
+	struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &s->tgid);
+	__u64 pc = s->pc, lpc = i == 0 ? pc : pc - 1, cfa, ra, bp;
+	__u32 lo, hi, nm;
+	struct cw_uw_map *m = NULL;
+	struct cw_uw_row *row = NULL;
+
+	if (!proc) {
+		s->st.flags |= CW_US_TRUNC_NOMAP;
+		return 1;
+	}
+	/* the mapping: last with start <= lpc */
+	nm = proc->nmaps;
+	if (nm > CW_MAX_MAPS)
+		nm = CW_MAX_MAPS;
+	lo = 0;
+	hi = nm;
+	for (int k = 0; k < 9 && lo < hi; k++) {
+		__u32 mid = (lo + hi) / 2;
+		if (mid >= CW_MAX_MAPS)
+			break;
+		if (proc->maps[mid].start <= lpc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || lo > CW_MAX_MAPS) {
+		s->st.flags |= CW_US_TRUNC_NOMAP;
+		return 1;
+	}
+	m = &proc->maps[(lo - 1) & (CW_MAX_MAPS - 1)];
+	if (lpc >= m->end) {
+		s->st.flags |= CW_US_TRUNC_NOMAP;
+		return 1;
+	}
+	if (!m->row_cnt) {
+		s->st.flags |= CW_US_TRUNC_NOINFO;
+		return 1;
+	}
+	/* the row: last with row.pc <= rel */
+	__u64 rel = lpc - m->bias;
+	lo = m->row_off;
+	hi = m->row_off + m->row_cnt;
+	for (int k = 0; k < 26 && hi - lo > 1; k++) {
+		__u32 mid = lo + (hi - lo) / 2;
+		struct cw_uw_row *r = bpf_map_lookup_elem(&rows, &mid);
+		if (!r)
+			break;
+		if (r->pc <= rel)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	row = bpf_map_lookup_elem(&rows, &lo);
+	if (!row || row->pc > rel) {
+		s->st.flags |= CW_US_TRUNC_NOINFO;
+		return 1;
+	}
+	switch (row->cfa) {
+	case CW_UW_RSP: cfa = s->sp + (__s64)row->cfa_off; break;
+	case CW_UW_RBP: cfa = s->bp + (__s64)row->cfa_off; break;
+	case CW_UW_PLT: cfa = s->sp + 8 + ((pc & 15) >= 11 ? 8 : 0); break;
+	case CW_UW_OUTERMOST: s->st.flags |= CW_US_COMPLETE; return 1;
+	default: s->st.flags |= CW_US_TRUNC_NOINFO; return 1;
+	}
+	bp = s->bp;
+	if (row->rbp == CW_UW_RBP_AT && bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)row->rbp_off))) {
+		s->st.flags |= CW_US_TRUNC_READ;
+		return 1;
+	}
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+		s->st.flags |= CW_US_TRUNC_READ;
+		return 1;
+	}
+	if (ra == 0) { /* some thread entry points end the chain with a zero return address */
+		s->st.flags |= CW_US_COMPLETE;
+		return 1;
+	}
+	s->pc = ra;
+	s->sp = cfa;
+	s->bp = bp;
+	return push_pc(s, ra) ? 0 : 1;
+}
+
+/* Unwind the current task's user stack into scratch slot SLOT; returns its hash (0: no user stack). */
+static __always_inline __u64 unwind_user(__u32 slot, __u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct uw_state *s = bpf_map_lookup_elem(&scratch, &slot);
+	struct pt_regs *regs;
+
+	if (!s || !task->mm)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	s->pc = regs->ip;
+	s->sp = regs->sp;
+	s->bp = regs->bp;
+	s->tgid = tgid;
+	s->hash = 0xcbf29ce484222325ull;
+	s->st.n = 0;
+	s->st.flags = 0;
+	if (!s->pc)
+		return 0;
+	push_pc(s, s->pc);
+	bpf_loop(CW_MAX_UFRAMES, uw_step, s, 0);
+	if (s->st.flags & CW_US_TRUNC_NOMAP && s->st.n <= 2)
+		need_maps(tgid);
+	if (!s->hash)
+		s->hash = 1;
+	bpf_map_update_elem(&ustacks, &s->hash, &s->st, BPF_NOEXIST);
+	if (s->st.flags & CW_US_COMPLETE)
+		total_add(CW_TOT_UNWIND_OK);
+	return s->hash;
+}
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct cw_count_key key = {};
+	__u64 one = 1, *v;
+
+	total_add(CW_TOT_ALL);
+	if (tgid == 0) {
+		total_add(CW_TOT_IDLE);
+		if (filter)
+			return 0;
+	} else if (!is_target(tgid)) {
+		return 0;
+	}
+	total_add(CW_TOT_TARGET);
+	key.tgid = tgid;
+	key.kstack = bpf_get_stackid(ctx, &kstacks, 0);
+	key.ustack = tgid ? unwind_user(0, tgid) : 0;
+	v = bpf_map_lookup_elem(&counts, &key);
+	if (v)
+		*v += 1;
+	else
+		bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+	return 0;
+}
+
+#define TASK_RUNNING_STATE 0
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 ptgid = prev->tgid, ptid = prev->pid, ntid = next->pid;
+	struct offstart *os;
+
+	/* a thread that blocks (not one that is preempted) starts an off-CPU interval */
+	if (ptid && !preempt && prev_state != TASK_RUNNING_STATE && is_target(ptgid)) {
+		struct offstart st = { .ts = now };
+		st.key.tgid = ptgid;
+		st.key.kstack = bpf_get_stackid(ctx, &kstacks, 0);
+		st.key.ustack = unwind_user(1, ptgid);
+		bpf_map_update_elem(&offstarts, &ptid, &st, BPF_ANY);
+	}
+	os = bpf_map_lookup_elem(&offstarts, &ntid);
+	if (os) {
+		__u64 d = now - os->ts, *v = bpf_map_lookup_elem(&offcpu, &os->key);
+		if (v)
+			__sync_fetch_and_add(v, d);
+		else
+			bpf_map_update_elem(&offcpu, &os->key, &d, BPF_NOEXIST);
+		bpf_map_delete_elem(&offstarts, &ntid);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u8 one = 1;
+	struct cw_uw_proc *p;
+
+	if (ptgid == ctgid || !filter || !track_children || !bpf_map_lookup_elem(&targets, &ptgid))
+		return 0;
+	bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	/* the child starts with its parent's mappings */
+	p = bpf_map_lookup_elem(&procs, &ptgid);
+	if (p)
+		bpf_map_update_elem(&procs, &ctgid, p, BPF_ANY);
+	emit(CW_EV_FORK, ctgid, ptgid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	if (!is_target(tgid))
+		return 0;
+	bpf_map_delete_elem(&procs, &tgid);
+	emit(CW_EV_EXEC, tgid, 0);
+	return 0;
+}
