@@ -2,9 +2,10 @@
  * object per timed kernel function (fentry/fexit or kprobe/kretprobe); reads and symbolizes what they gathered. */
 #include "kernel/kmeasure.h"
 #include "kernel/features.h"
-#include "kernel/kallsyms.h"
+#include "kernel/kclose.h"
 #include "kernel/ksys.h"
 #include "kernel/ksyscalls.h"
+#include "sym/sym.h"
 #include "util/util.h"
 
 #include "ksys.skel.h"
@@ -57,7 +58,7 @@ struct ksrc {
 	struct bpf_link **perf_links;
 	int nperf;
 	uint64_t period_ns;
-	struct cw_kallsyms *ksyms;
+	struct cw_syms *syms; /* kernel names through the shared symbolizer (kallsyms) */
 	struct cw_mpoint *points;
 	struct kstack *stacks;
 	size_t nstacks, capstacks;
@@ -129,6 +130,14 @@ static bool prefixed(const char *s, const char *const *pre, size_t n);
 static const char *const tracing_fns[] = { "bpf_trace_run", "__bpf_trace_", "__traceiter_", "bpf_prog_",
 					   "perf_trace_", "__bpf_prog_enter", "__bpf_prog_exit" };
 
+static const char *ksym(struct ksrc *k, uint64_t addr)
+{
+	struct cw_sym sym;
+	if (cw_syms_kernel(k->syms, addr, &sym) || !sym.name)
+		return NULL;
+	return sym.name;
+}
+
 static const struct kstack *stack_get(struct ksrc *k, int id)
 {
 	__u64 ips[CW_KSTACK_DEPTH];
@@ -159,14 +168,14 @@ static const struct kstack *stack_get(struct ksrc *k, int id)
 	 * program) are ours, not the target's: drop them */
 	int skip = 0;
 	for (int i = 0; i < st->n; i++) {
-		const char *nm = k->ksyms ? cw_kallsyms_addr(k->ksyms, ips[i], NULL) : NULL;
+		const char *nm = ksym(k, ips[i]);
 		if (nm && PREFIXED(nm, tracing_fns))
 			skip = i + 1;
 	}
 	st->n -= skip;
 	st->frames = cw_calloc(st->n ? st->n : 1, sizeof(char *));
 	for (int i = 0; i < st->n; i++) {
-		const char *nm = k->ksyms ? cw_kallsyms_addr(k->ksyms, ips[i + skip], NULL) : NULL;
+		const char *nm = ksym(k, ips[i + skip]);
 		st->frames[st->n - 1 - i] = nm ? nm : k->unknown;
 	}
 	return st;
@@ -337,11 +346,13 @@ static void point_free(struct cw_mpoint *p)
 /* Unknown kernel function: say so with close matches from kallsyms. */
 static void err_unknown_kfunc(struct ksrc *k, const char *func, char *err, size_t errlen)
 {
-	const char *m[5];
-	int n = k->ksyms ? cw_kallsyms_close(k->ksyms, func, m, 5) : 0;
+	char *m[5];
+	int n = cw_kernel_close(func, m, 5);
 	char buf[400] = "";
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sk:%s", i ? ", " : "", m[i]);
+		free(m[i]);
+	}
 	seterr(err, errlen, "k:%s: no such kernel function%s%s%s", func, n ? " (close: " : "", buf, n ? ")" : "");
 }
 
@@ -383,7 +394,9 @@ static struct cw_mpoint *k_insert(struct cw_msource *s, const char *name, char *
 	} else if (!strncmp(name, "k:", 2) && name[2]) {
 		p->kind = P_KFUNC;
 		p->func = cw_strdup(name + 2);
-		if (k->ksyms && !cw_kallsyms_find(k->ksyms, p->func)) {
+		uint64_t addr, size;
+		int e = cw_syms_kernel_find(k->syms, p->func, &addr, &size);
+		if (e == -ENOENT) {
 			err_unknown_kfunc(k, p->func, err, errlen);
 			goto fail;
 		}
@@ -522,7 +535,7 @@ static void k_close(struct cw_msource *s)
 	for (size_t i = 0; i < k->nstacks; i++)
 		free(k->stacks[i].frames);
 	free(k->stacks);
-	cw_kallsyms_free(k->ksyms);
+	cw_syms_free(k->syms);
 	free(k);
 }
 
@@ -584,7 +597,7 @@ struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, si
 	k->pub.priv = k;
 	k->backend = b;
 	k->unknown = "[unknown]";
-	k->ksyms = cw_kallsyms_load(); /* NULL is survivable: frames show as [unknown] */
+	k->syms = cw_syms_new(); /* kallsyms unreadable is survivable: frames show as [unknown] */
 	k->skel = ksys_bpf__open_and_load();
 	if (!k->skel) {
 		seterr(err, errlen, "loading the kernel-measurement BPF programs: %s", strerror(errno));

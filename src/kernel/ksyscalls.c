@@ -1,6 +1,6 @@
 /* x86-64 syscall name <-> number, from the table generated out of <asm/unistd_64.h>. */
 #include "kernel/ksyscalls.h"
-#include "kernel/kallsyms.h"
+#include "kernel/kclose.h"
 
 #include <stddef.h>
 #include <string.h>
