@@ -246,14 +246,14 @@ int cmd_kmeasure(int argc, char **argv)
 
 	printf("crosswalk kmeasure: pid %d, %.3f s, kernel backend %s%s\n", pid, wall, src->ops->name,
 	       stop_sig ? " (interrupted)" : "");
-	printf("%-24s %-10s %10s %10s %10s %10s %10s\n", "function", "backend", "calls", "total", "mean", "on-CPU",
-	       "blocked");
+	printf("%-24s %-10s %10s %10s %10s %10s %10s %10s\n", "function", "backend", "calls", "total", "mean",
+	       "on-CPU", "blocked", "runq");
 	if (jf)
 		fprintf(jf, "{\"pid\": %d, \"seconds\": %.6f, \"backend\": \"%s\", \"functions\": [", pid, wall,
 			src->ops->name);
 	for (size_t i = 0; i < npts; i++) {
 		struct cw_kresult r;
-		char tot[32], mean[32], on[32], bl[32], calls[32];
+		char tot[32], mean[32], on[32], bl[32], rq[32], calls[32];
 		cw_ksource_read(src, pts[i], &r);
 		fmt_ns(tot, sizeof(tot), r.r.incl_ns);
 		if (r.calls_exact) {
@@ -265,22 +265,24 @@ int cmd_kmeasure(int argc, char **argv)
 		}
 		fmt_ns(on, sizeof(on), r.r.oncpu_ns);
 		fmt_ns(bl, sizeof(bl), r.r.blocked_ns);
+		fmt_ns(rq, sizeof(rq), r.runq_ns);
 		if (!r.time_exact) {
 			snprintf(tot + strlen(tot), sizeof(tot) - strlen(tot), "~");
 			snprintf(on + strlen(on), sizeof(on) - strlen(on), "~");
 		}
-		printf("%-24s %-10s %10s %10s %10s %10s %10s\n", names[i], r.method, calls, tot, mean, on, bl);
+		printf("%-24s %-10s %10s %10s %10s %10s %10s %10s\n", names[i], r.method, calls, tot, mean, on, bl, rq);
 		if (jf) {
 			fprintf(jf, "%s\n  {\"function\": ", i ? "," : "");
 			json_str(jf, names[i]);
 			fprintf(jf,
 				", \"backend\": \"%s\", \"calls\": %llu, \"calls_exact\": %s, \"completed\": %llu, "
 				"\"total_ns\": %llu, \"mean_ns\": %.1f, \"oncpu_ns\": %llu, \"blocked_ns\": %llu, "
-				"\"time_exact\": %s, \"samples\": %llu, \"ci95_ns\": %llu",
+				"\"runq_ns\": %llu, \"time_exact\": %s, \"samples\": %llu, \"ci95_ns\": %llu",
 				r.method, (unsigned long long)r.r.calls, r.calls_exact ? "true" : "false",
 				(unsigned long long)r.completed, (unsigned long long)r.r.incl_ns,
 				r.completed ? (double)r.r.incl_ns / r.completed : 0.0, (unsigned long long)r.r.oncpu_ns,
-				(unsigned long long)r.r.blocked_ns, r.time_exact ? "true" : "false",
+				(unsigned long long)r.r.blocked_ns, (unsigned long long)r.runq_ns,
+				r.time_exact ? "true" : "false",
 				(unsigned long long)r.samples, (unsigned long long)r.ci95_ns);
 		}
 		if (callees || jf) {
@@ -294,10 +296,12 @@ int cmd_kmeasure(int argc, char **argv)
 					json_str(jf, cv[j].name);
 					fprintf(jf,
 						", \"depth\": %d, \"frac\": %.5f, \"frac_lo\": %.5f, \"frac_hi\": %.5f, "
-						"\"samples\": %llu, \"oncpu_ns\": %llu, \"blocked_ns\": %llu}",
+						"\"samples\": %llu, \"oncpu_ns\": %llu, \"blocked_ns\": %llu, "
+						"\"runq_ns\": %llu}",
 						cv[j].depth, cv[j].frac, cv[j].frac_lo, cv[j].frac_hi,
 						(unsigned long long)cv[j].samples, (unsigned long long)cv[j].oncpu_ns,
-						(unsigned long long)cv[j].blocked_ns);
+						(unsigned long long)cv[j].blocked_ns,
+						(unsigned long long)cv[j].runq_ns);
 				}
 				fprintf(jf, "]}");
 			}
@@ -307,13 +311,14 @@ int cmd_kmeasure(int argc, char **argv)
 			else if (callees && n <= 1)
 				printf("    (no kernel stacks gathered under %s)\n", names[i]);
 			for (size_t j = 1; callees && j < n; j++) {
-				char o[32], b[32];
+				char o[32], b[32], q[32];
 				fmt_ns(o, sizeof(o), cv[j].oncpu_ns);
 				fmt_ns(b, sizeof(b), cv[j].blocked_ns);
-				printf("    %*s%-*s %5.1f%% [%4.1f-%5.1f%%] %6llu samples ~%s on-CPU, %s blocked\n",
+				fmt_ns(q, sizeof(q), cv[j].runq_ns);
+				printf("    %*s%-*s %5.1f%% [%4.1f-%5.1f%%] %6llu samples ~%s on-CPU, %s blocked, %s runq\n",
 				       2 * (cv[j].depth - 1), "", 40 - 2 * (cv[j].depth - 1 > 15 ? 15 : cv[j].depth - 1),
 				       cv[j].name, 100 * cv[j].frac, 100 * cv[j].frac_lo, 100 * cv[j].frac_hi,
-				       (unsigned long long)cv[j].samples, o, b);
+				       (unsigned long long)cv[j].samples, o, b, q);
 			}
 			free(cv);
 		}

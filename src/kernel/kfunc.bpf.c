@@ -47,6 +47,12 @@ static __always_inline __u64 off_acc(__u32 tid)
 	return t ? t->off_acc : 0;
 }
 
+static __always_inline __u64 rq_acc(__u32 tid)
+{
+	struct cw_kthread *t = bpf_map_lookup_elem(&threads, &tid);
+	return t ? t->rq_acc : 0;
+}
+
 static __always_inline int enter(void)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
@@ -61,7 +67,7 @@ static __always_inline int enter(void)
 		a->depth++;
 		return 0;
 	}
-	struct cw_kfactive n = { .start = bpf_ktime_get_ns(), .off0 = off_acc(tid) };
+	struct cw_kfactive n = { .start = bpf_ktime_get_ns(), .off0 = off_acc(tid), .rq0 = rq_acc(tid) };
 	bpf_map_update_elem(&active, &tid, &n, BPF_ANY);
 	return 0;
 }
@@ -82,6 +88,7 @@ static __always_inline int leave(void)
 		__sync_fetch_and_add(&s->completed, 1);
 		__sync_fetch_and_add(&s->incl_ns, now - a->start);
 		__sync_fetch_and_add(&s->blocked_ns, off_acc(tid) - a->off0);
+		__sync_fetch_and_add(&s->runq_ns, rq_acc(tid) - a->rq0);
 	}
 	bpf_map_delete_elem(&active, &tid);
 	return 0;

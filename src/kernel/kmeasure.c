@@ -232,8 +232,10 @@ static bool sys_matches(const struct cw_mpoint *p, int sys_nr)
 	return p->kind != P_SYS || p->sys_nr == sys_nr;
 }
 
-/* Visits the samples and off-CPU records that fall under P: FN(arg, stack, anchor, samples, blocked_ns). */
-typedef void (*visit_fn)(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked_ns);
+/* Visits the samples and off-CPU records that fall under P: FN(arg, stack, anchor, samples, asleep ns,
+ * preempted ns). */
+typedef void (*visit_fn)(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked_ns,
+			 uint64_t runq_ns);
 static void visit(struct ksrc *k, const struct cw_mpoint *p, visit_fn fn, void *arg)
 {
 	int sfd = bpf_map__fd(k->skel->maps.samples), ofd = bpf_map__fd(k->skel->maps.offcpu);
@@ -247,7 +249,7 @@ static void visit(struct ksrc *k, const struct cw_mpoint *p, visit_fn fn, void *
 		const struct kstack *st = stack_get(k, sk.stack);
 		int a = stack_anchor(p, st);
 		if (a >= 0)
-			fn(arg, st, a, c, 0);
+			fn(arg, st, a, c, 0, 0);
 	}
 	while (!bpf_map_get_next_key(ofd, oprev, &ok)) {
 		struct cw_kacc v;
@@ -257,18 +259,20 @@ static void visit(struct ksrc *k, const struct cw_mpoint *p, visit_fn fn, void *
 		const struct kstack *st = stack_get(k, ok.stack);
 		int a = stack_anchor(p, st);
 		if (a >= 0)
-			fn(arg, st, a, 0, v.ns);
+			fn(arg, st, a, 0, ok.preempt ? 0 : v.ns, ok.preempt ? v.ns : 0);
 	}
 }
 
 struct sum {
-	uint64_t samples, blocked;
+	uint64_t samples, blocked, runq;
 };
-static void sum_fn(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked)
+static void sum_fn(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked,
+		   uint64_t runq)
 {
 	struct sum *s = arg;
 	s->samples += samples;
 	s->blocked += blocked;
+	s->runq += runq;
 }
 
 /* Loads and attaches a timer on FUNC; FAULT_WANT >= 0 makes it a page-fault timer on handle_mm_fault (0 all,
@@ -438,6 +442,7 @@ static void read_raw(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
 		o->completed = st.completed;
 		o->r.incl_ns = st.incl_ns;
 		o->r.blocked_ns = st.blocked_ns;
+		o->runq_ns = st.runq_ns;
 	} else if (p->kf) {
 		struct cw_kfstat st = {};
 		__u32 key = 0;
@@ -446,12 +451,14 @@ static void read_raw(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
 		o->completed = st.completed;
 		o->r.incl_ns = st.incl_ns;
 		o->r.blocked_ns = st.blocked_ns;
+		o->runq_ns = st.runq_ns;
 	} else {
 		struct sum sm = {};
 		visit(k, p, sum_fn, &sm);
 		o->samples = sm.samples;
 		o->r.blocked_ns = sm.blocked;
-		o->r.incl_ns = sm.samples * k->period_ns + sm.blocked;
+		o->runq_ns = sm.runq;
+		o->r.incl_ns = sm.samples * k->period_ns + sm.blocked + sm.runq;
 		o->ci95_ns = (uint64_t)(1.96 * sqrt((double)sm.samples) * k->period_ns);
 		o->time_exact = false;
 		o->calls_exact = false;
@@ -469,7 +476,8 @@ static void read_raw(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
 			o->completed = n;
 		/* handle_mm_fault also runs for get_user_pages (no fault): fine, it is fault-handling work */
 	}
-	o->r.oncpu_ns = o->r.incl_ns > o->r.blocked_ns ? o->r.incl_ns - o->r.blocked_ns : 0;
+	uint64_t off = o->r.blocked_ns + o->runq_ns;
+	o->r.oncpu_ns = o->r.incl_ns > off ? o->r.incl_ns - off : 0;
 }
 
 int cw_ksource_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_kresult *o)
@@ -483,6 +491,7 @@ int cw_ksource_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_kresult
 	SUB(r.incl_ns);
 	SUB(r.oncpu_ns);
 	SUB(r.blocked_ns);
+	SUB(runq_ns);
 	SUB(completed);
 	SUB(samples);
 #undef SUB
@@ -623,7 +632,7 @@ fail:
 
 struct tnode {
 	const char *name;
-	uint64_t samples, blocked;
+	uint64_t samples, blocked, runq;
 	struct tnode *child, *sib;
 };
 
@@ -639,16 +648,19 @@ static struct tnode *tchild(struct tnode *t, const char *name)
 	return c;
 }
 
-static void tree_fn(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked)
+static void tree_fn(void *arg, const struct kstack *st, int anchor, uint64_t samples, uint64_t blocked,
+		    uint64_t runq)
 {
 	struct tnode *t = arg;
 	t->samples += samples;
 	t->blocked += blocked;
+	t->runq += runq;
 	for (int i = anchor + 1; i < st->n; i++) {
 		/* recursion: a frame equal to the anchor function restarts nothing, it is just a deeper node */
 		t = tchild(t, st->frames[i]);
 		t->samples += samples;
 		t->blocked += blocked;
+		t->runq += runq;
 	}
 }
 
@@ -658,9 +670,11 @@ struct flat {
 	double total, period, min;
 };
 
+#define TIME(t, f) ((t)->samples * (f)->period + (t)->blocked + (t)->runq)
+
 static void tflatten(struct flat *f, struct tnode *t, int depth)
 {
-	double est = t->samples * f->period + t->blocked;
+	double est = TIME(t, f);
 	double frac = f->total > 0 ? est / f->total : 0;
 	if (depth && frac < f->min)
 		return;
@@ -670,6 +684,7 @@ static void tflatten(struct flat *f, struct tnode *t, int depth)
 	double half = f->total > 0 ? 1.96 * sqrt((double)t->samples) * f->period / f->total : 0;
 	*c = (struct cw_kcallee){ .name = t->name, .depth = depth, .samples = t->samples,
 				  .oncpu_ns = (uint64_t)(t->samples * f->period), .blocked_ns = t->blocked,
+				  .runq_ns = t->runq,
 				  .frac = frac, .frac_lo = frac - half < 0 ? 0 : frac - half,
 				  .frac_hi = frac + half > 1 ? 1 : frac + half };
 	/* children by decreasing time */
@@ -682,8 +697,7 @@ static void tflatten(struct flat *f, struct tnode *t, int depth)
 		kids[nc++] = x;
 	for (size_t i = 0; i < nc; i++)
 		for (size_t j = i + 1; j < nc; j++)
-			if (kids[j]->samples * f->period + kids[j]->blocked >
-			    kids[i]->samples * f->period + kids[i]->blocked) {
+			if (TIME(kids[j], f) > TIME(kids[i], f)) {
 				struct tnode *tmp = kids[i];
 				kids[i] = kids[j];
 				kids[j] = tmp;
@@ -717,7 +731,7 @@ int cw_ksource_callees(struct cw_msource *s, struct cw_mpoint *p, double min_fra
 	root->name = p->kind == P_KFUNC ? p->func : p->name;
 	visit(k, p, tree_fn, root);
 	f.period = (double)k->period_ns;
-	f.total = root->samples * f.period + root->blocked;
+	f.total = TIME(root, &f);
 	tflatten(&f, root, 0);
 	tfree(root);
 	*out = f.v;

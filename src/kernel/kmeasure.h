@@ -28,7 +28,9 @@ int cw_ksource_add_pid(struct cw_msource *s, pid_t pid);
 
 /* A result with what the kernel backends know beyond struct cw_mresult. */
 struct cw_kresult {
-	struct cw_mresult r;	/* calls = calls entered; incl/on-CPU/blocked over completed calls */
+	struct cw_mresult r;	/* calls = calls entered; incl/on-CPU/blocked over completed calls; blocked is
+				 * time asleep; incl = on-CPU + blocked + runq_ns */
+	uint64_t runq_ns;	/* time preempted: runnable but waiting for a CPU (neither on-CPU nor blocked) */
 	uint64_t completed;	/* calls that returned (incl_ns covers these) */
 	bool calls_exact;	/* false: the backend cannot count calls (sampling of k:NAME): calls = 0 */
 	bool time_exact;	/* false: on-CPU time is estimated from samples */
@@ -42,7 +44,8 @@ int cw_ksource_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_kresult
 const char *cw_kpoint_name(const struct cw_mpoint *p);
 
 /* One node of the kernel call tree below a point, in preorder (depth 0 = the point's own function, whose
- * children are its callees). Inclusive time = oncpu_ns (samples x period, estimated) + blocked_ns (exact);
+ * children are its callees). Inclusive time = oncpu_ns (samples x period, estimated) + blocked_ns + runq_ns
+ * (exact, from where threads slept or were preempted);
  * frac is that over the point's tree total, with a 95% interval from the sample count. */
 struct cw_kcallee {
 	const char *name;
@@ -50,6 +53,7 @@ struct cw_kcallee {
 	uint64_t samples;
 	uint64_t oncpu_ns;
 	uint64_t blocked_ns;
+	uint64_t runq_ns;
 	double frac, frac_lo, frac_hi;
 };
 /* Call tree under P from the stacks gathered since the source was opened, nodes below MIN_FRAC dropped.

@@ -92,6 +92,7 @@ int BPF_PROG(cwk_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	t->sys_nr = id;
 	t->sys_off0 = t->off_acc;
+	t->sys_rq0 = t->rq_acc;
 	t->sys_start = bpf_ktime_get_ns();
 	if (id >= 0 && id < CW_KSYS_NR) {
 		__u32 k = id;
@@ -120,6 +121,7 @@ int BPF_PROG(cwk_sys_exit, struct pt_regs *regs, long ret)
 			__sync_fetch_and_add(&s->completed, 1);
 			__sync_fetch_and_add(&s->incl_ns, now - t->sys_start);
 			__sync_fetch_and_add(&s->blocked_ns, t->off_acc - t->sys_off0);
+			__sync_fetch_and_add(&s->runq_ns, t->rq_acc - t->sys_rq0);
 		}
 	}
 	t->sys_nr = -1;
@@ -156,7 +158,10 @@ int BPF_PROG(cwk_sched_switch, bool preempt, struct task_struct *prev, struct ta
 		struct cw_kthread *t = bpf_map_lookup_elem(&threads, &tid);
 		if (t && t->off_start) {
 			__u64 d = now - t->off_start;
-			t->off_acc += d;
+			if (t->off_preempt)
+				t->rq_acc += d;
+			else
+				t->off_acc += d;
 			t->off_start = 0;
 			struct cw_koff_key k = { .stack = t->off_stack, .sys_nr = t->off_sys,
 						 .preempt = t->off_preempt };

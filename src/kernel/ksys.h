@@ -15,8 +15,10 @@ struct cw_kthread {
 	__u64 sys_start;	/* ktime at sys_enter of the syscall in progress */
 	__u64 sys_off0;		/* off_acc at that sys_enter */
 	__u64 off_start;	/* ktime when switched out, 0 while on a CPU */
-	__u64 off_acc;		/* off-CPU ns accumulated over the thread's life: blocked time of any interval is
+	__u64 off_acc;		/* ns asleep, accumulated over the thread's life: blocked time of any interval is
 				 * the difference of two readings, which is how fentry/kprobe timers split it too */
+	__u64 rq_acc;		/* ns preempted (runnable, waiting for a CPU), accumulated likewise */
+	__u64 sys_rq0;		/* rq_acc at that sys_enter */
 	__s32 sys_nr;		/* syscall in progress, -1 none */
 	__s32 off_stack;	/* kernel stack id where it went off CPU */
 	__s32 off_sys;		/* syscall it was in when it went off CPU */
@@ -28,7 +30,8 @@ struct cw_ksys_stat {
 	__u64 entered;		/* calls (counted at entry, as strace does: exit_group never returns) */
 	__u64 completed;	/* calls that returned */
 	__u64 incl_ns;		/* wall time of completed calls */
-	__u64 blocked_ns;	/* off-CPU part of incl_ns */
+	__u64 blocked_ns;	/* asleep part of incl_ns */
+	__u64 runq_ns;		/* preempted part of incl_ns (runnable, not on a CPU) */
 };
 
 /* Off-CPU time by where the thread slept: kernel stack, syscall it was in, preempted or asleep. */
@@ -65,10 +68,12 @@ struct cw_kfstat {
 	__u64 completed;
 	__u64 incl_ns;
 	__u64 blocked_ns;
+	__u64 runq_ns;
 };
 struct cw_kfactive {
 	__u64 start;
 	__u64 off0;
+	__u64 rq0;
 	__u32 depth;		/* recursion: only the outermost call is timed */
 	__u32 pad;
 };

@@ -1,6 +1,6 @@
 # kmeasure (tracepoint backend): the syscall counts of a program making known numbers of syscalls, its forked
 # child included, match `strace -c -f` exactly, syscall by syscall; times are consistent (each <= wall time,
-# on-CPU + blocked = total); an unrelated busy process's syscalls are not counted.
+# on-CPU + blocked + runq = total); an unrelated busy process's syscalls are not counted.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kmeasure_lib.sh"
 need_root
@@ -36,7 +36,7 @@ for name, n in expect.items():
     bad += not ok
     if f["backend"] != "tracepoint": print("  backend", f["backend"]); bad += 1
     if f["total_ns"] > wall: print(f"  {name}: total {f['total_ns']} ns > wall {wall} ns"); bad += 1
-    if f["oncpu_ns"] + f["blocked_ns"] != f["total_ns"]: print(f"  {name}: on-CPU + blocked != total"); bad += 1
+    if f["oncpu_ns"] + f["blocked_ns"] + f["runq_ns"] != f["total_ns"]: print(f"  {name}: on-CPU + blocked + runq != total"); bad += 1
     if f["completed"] > f["calls"]: print(f"  {name}: completed > calls"); bad += 1
 # the counts the workload itself fixes (not only agreement with strace)
 N = 300
