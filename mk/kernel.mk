@@ -12,3 +12,7 @@ all: $(B)/vm/kinsert
 $(B)/vm/kinsert: tests/vm/kinsert.c $(B)/libcrosswalk.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libcrosswalk.a $(LDLIBS)
+
+.PHONY: bench-kernel
+bench-kernel: all
+	bench/kernel/run.sh
