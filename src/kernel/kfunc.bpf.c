@@ -14,11 +14,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile int fault_want = 0;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CW_KTARGET_WORDS);
 	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
+	__type(value, __u64);
+} targets SEC(".maps"); /* bitmap of target tgids, see ksys.h */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -56,8 +56,9 @@ static __always_inline __u64 rq_acc(__u32 tid)
 static __always_inline int enter(void)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
-	__u32 tgid = pt >> 32, tid = (__u32)pt, k = 0;
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	__u32 tgid = pt >> 32, tid = (__u32)pt, k = 0, w = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&targets, &w);
+	if (!bits || !((*bits >> (tgid % 64)) & 1))
 		return 0;
 	struct cw_kfstat *s = bpf_map_lookup_elem(&fstat, &k);
 	if (s)

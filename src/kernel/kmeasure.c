@@ -554,9 +554,16 @@ static const struct cw_msource_ops kops[KB__N] = { OPS(tracepoint), OPS(sampling
 
 int cw_ksource_add_pid(struct cw_msource *s, pid_t pid)
 {
-	__u32 key = pid;
-	__u8 one = 1;
-	if (bpf_map_update_elem(bpf_map__fd(K(s)->skel->maps.targets), &key, &one, BPF_ANY))
+	int fd = bpf_map__fd(K(s)->skel->maps.targets);
+	__u32 w = (__u32)pid / 64;
+	__u64 bits = 0;
+	if (pid <= 0 || w >= CW_KTARGET_WORDS)
+		return -EINVAL;
+	/* read-modify-write: only racy against a fork of a target into the same word at this very moment */
+	if (bpf_map_lookup_elem(fd, &w, &bits))
+		return -errno;
+	bits |= 1ull << (pid % 64);
+	if (bpf_map_update_elem(fd, &w, &bits, BPF_ANY))
 		return -errno;
 	return 0;
 }

@@ -12,11 +12,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32); /* tgid */
-	__type(value, __u8);
-} targets SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CW_KTARGET_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} targets SEC(".maps"); /* bitmap of target tgids, see ksys.h */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -62,7 +62,9 @@ struct {
 
 static __always_inline bool is_target(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+	__u32 w = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&targets, &w);
+	return bits && (*bits >> (tgid % 64)) & 1;
 }
 
 static __always_inline struct cw_kthread *thread_get(__u32 tid)
@@ -184,10 +186,12 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(cwk_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	__u8 one = 1;
+	__u32 w = ctgid / 64;
 	if (ctgid == ptgid || !is_target(ptgid))
 		return 0;
-	bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	__u64 *bits = bpf_map_lookup_elem(&targets, &w);
+	if (bits)
+		__sync_fetch_and_or(bits, 1ull << (ctgid % 64));
 	struct cw_kglobal *g = glob();
 	if (g)
 		__sync_fetch_and_add(&g->forks, 1);

@@ -9,6 +9,9 @@
 #define CW_KSYS_NR 512		/* syscall numbers tracked (x86-64 uses < 512) */
 #define CW_KSTACK_DEPTH 64	/* kernel frames kept per stack */
 #define CW_KNO_STACK (-1)
+/* The target set is a bitmap of tgids (bit tgid of word tgid / 64) covering PID_MAX_LIMIT (4M on 64-bit): an
+ * array lookup that the verifier inlines, so that the syscalls of every other process cost no hash lookup. */
+#define CW_KTARGET_WORDS (4194304 / 64)
 
 /* Per target thread, kept by ksys.bpf.c, read by kfunc.bpf.c (the map is shared). */
 struct cw_kthread {
