@@ -5,10 +5,11 @@ CW=/cw/crosswalk
 WL=/cw/wl
 N=${CW_BENCH_N:-20000}
 ns() { sed -n 's/^ns_per_call //p'; }
-echo "CWBENCH: off $($WL/syscall_loop $N 3 | ns)"
-echo "CWBENCH: tracepoint $($CW kmeasure --kernel-backend tracepoint -f sys:getppid -- $WL/syscall_loop $N 3 | ns)"
-echo "CWBENCH: sampling $($CW kmeasure --kernel-backend sampling -f sys:getppid -- $WL/syscall_loop $N 3 | ns)"
+$WL/syscall_loop $N 3 > /dev/null # warm-up: TCG translates the code on its first runs
+echo "CWBENCH: off $($WL/syscall_loop $N 5 | ns)"
+echo "CWBENCH: tracepoint $($CW kmeasure --kernel-backend tracepoint -f sys:getppid -- $WL/syscall_loop $N 5 | ns)"
+echo "CWBENCH: sampling $($CW kmeasure --kernel-backend sampling -f sys:getppid -- $WL/syscall_loop $N 5 | ns)"
 for b in fentry kprobe; do
-	echo "CWBENCH: $b $($CW kmeasure --kernel-backend $b -f sys:getppid,k:__task_pid_nr_ns -- $WL/syscall_loop $N 3 | ns)"
+	echo "CWBENCH: $b $($CW kmeasure --kernel-backend $b -f sys:getppid,k:__task_pid_nr_ns -- $WL/syscall_loop $N 5 | ns)"
 done
-echo "CWBENCH: off2 $($WL/syscall_loop $N 3 | ns)"
+echo "CWBENCH: off2 $($WL/syscall_loop $N 5 | ns)"
