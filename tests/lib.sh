@@ -9,3 +9,23 @@ need_facility() {
 }
 TMP=$(mktemp -d /tmp/cw-e2e.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# no_bpf_left: fail if any BPF program of crosswalk's is still loaded (they are all named on_* / cw_*)
+no_bpf_left() {
+	local left
+	left=$(bpftool prog show 2>/dev/null | grep -E "name (on_sample|on_switch|on_fork|on_exec)\b" || true)
+	[ -z "$left" ] || fail "BPF programs left attached after crosswalk exited: $left"
+}
+# json_get FILE PYEXPR: evaluate a python expression over the parsed JSON document `d`
+json_check() {
+	python3 - "$1" "$2" <<'PY' || fail "JSON check failed: $2"
+import json, sys
+d = json.load(open(sys.argv[1]))
+procs = {p["name"]: p for p in d.get("procedures", [])}
+try:
+    ok = eval(sys.argv[2])
+except Exception as e:
+    print("exception:", repr(e)); ok = False
+if not ok:
+    print("check failed:", sys.argv[2]); print(json.dumps(d)[:3000]); sys.exit(1)
+PY
+}

@@ -7,5 +7,6 @@
 
 int cmd_probe(int argc, char **argv);
 int cmd_kmeasure(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 #endif

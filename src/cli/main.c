@@ -13,6 +13,7 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } cmds[] = {
+	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
 	{ "kmeasure", cmd_kmeasure, "time syscalls, page faults and kernel functions of a process" },
 };

@@ -14,6 +14,7 @@ const volatile bool track_children = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -21,6 +22,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct cw_uw_proc);
@@ -28,6 +30,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* user space writes the tables straight into it */
 	__uint(max_entries, 1); /* sized by user space before load */
 	__type(key, __u32);
 	__type(value, struct cw_uw_row);
@@ -42,6 +45,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct cw_ustack);
@@ -49,6 +53,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, struct cw_count_key);
 	__type(value, __u64);
@@ -56,6 +61,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, struct cw_count_key);
 	__type(value, __u64);
@@ -67,6 +73,7 @@ struct offstart {
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct offstart);
@@ -81,6 +88,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -165,13 +173,71 @@ static __always_inline bool push_pc(struct uw_state *s, __u64 pc)
 	return true;
 }
 
+/* Binary searches run as bpf_loop callbacks: the verifier checks a callback once instead of walking
+ * every unrolled iteration with every register state, which made loading take seconds. */
+struct map_search {
+	__u32 lo, hi;
+	__u64 pc;
+	__u32 tgid;
+};
+
+static long map_search_step(__u32 i, void *ctx)
+{
+	struct map_search *q = ctx;
+	struct cw_uw_proc *proc;
+	__u32 mid;
+	if (q->lo >= q->hi)
+		return 1;
+	proc = bpf_map_lookup_elem(&procs, &q->tgid);
+	if (!proc)
+		return 1;
+	mid = (q->lo + q->hi) / 2;
+	if (mid >= CW_MAX_MAPS)
+		return 1;
+	if (proc->maps[mid].start <= q->pc)
+		q->lo = mid + 1;
+	else
+		q->hi = mid;
+	return 0;
+}
+
+struct row_search {
+	__u32 lo, hi;
+	__u64 rel;
+};
+
+static long row_search_step(__u32 i, void *ctx)
+{
+	struct row_search *q = ctx;
+	struct cw_uw_row *r;
+	__u32 mid;
+	if (q->hi - q->lo <= 1)
+		return 1;
+	mid = q->lo + (q->hi - q->lo) / 2;
+	r = bpf_map_lookup_elem(&rows, &mid);
+	if (!r)
+		return 1;
+	if (r->pc <= q->rel)
+		q->lo = mid;
+	else
+		q->hi = mid;
+	return 0;
+}
+
+struct uw_ctx {
+	__u32 slot;
+};
+
 /* One frame: find the row for s->pc, compute the caller's pc/sp/bp. Returns 1 to stop. */
 static long uw_step(__u32 i, void *ctx)
 {
-	struct uw_state *s = ctx;
+	struct uw_ctx *c = ctx;
+	struct uw_state *s = bpf_map_lookup_elem(&scratch, &c->slot);
+	if (!s)
+		return 1;
 	struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &s->tgid);
 	__u64 pc = s->pc, lpc = i == 0 ? pc : pc - 1, cfa, ra, bp;
-	__u32 lo, hi, nm;
+	__u32 idx;
 	struct cw_uw_map *m = NULL;
 	struct cw_uw_row *row = NULL;
 
@@ -180,25 +246,15 @@ static long uw_step(__u32 i, void *ctx)
 		return 1;
 	}
 	/* the mapping: last with start <= lpc */
-	nm = proc->nmaps;
-	if (nm > CW_MAX_MAPS)
-		nm = CW_MAX_MAPS;
-	lo = 0;
-	hi = nm;
-	for (int k = 0; k < 9 && lo < hi; k++) {
-		__u32 mid = (lo + hi) / 2;
-		if (mid >= CW_MAX_MAPS)
-			break;
-		if (proc->maps[mid].start <= lpc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || lo > CW_MAX_MAPS) {
+	struct map_search ms = { .lo = 0, .hi = proc->nmaps, .pc = lpc, .tgid = s->tgid };
+	if (ms.hi > CW_MAX_MAPS)
+		ms.hi = CW_MAX_MAPS;
+	bpf_loop(10, map_search_step, &ms, 0);
+	if (ms.lo == 0 || ms.lo > CW_MAX_MAPS) {
 		s->st.flags |= CW_US_TRUNC_NOMAP;
 		return 1;
 	}
-	m = &proc->maps[(lo - 1) & (CW_MAX_MAPS - 1)];
+	m = &proc->maps[(ms.lo - 1) & (CW_MAX_MAPS - 1)];
 	if (lpc >= m->end) {
 		s->st.flags |= CW_US_TRUNC_NOMAP;
 		return 1;
@@ -208,21 +264,11 @@ static long uw_step(__u32 i, void *ctx)
 		return 1;
 	}
 	/* the row: last with row.pc <= rel */
-	__u64 rel = lpc - m->bias;
-	lo = m->row_off;
-	hi = m->row_off + m->row_cnt;
-	for (int k = 0; k < 26 && hi - lo > 1; k++) {
-		__u32 mid = lo + (hi - lo) / 2;
-		struct cw_uw_row *r = bpf_map_lookup_elem(&rows, &mid);
-		if (!r)
-			break;
-		if (r->pc <= rel)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	row = bpf_map_lookup_elem(&rows, &lo);
-	if (!row || row->pc > rel) {
+	struct row_search rs = { .lo = m->row_off, .hi = m->row_off + m->row_cnt, .rel = lpc - m->bias };
+	bpf_loop(32, row_search_step, &rs, 0);
+	idx = rs.lo;
+	row = bpf_map_lookup_elem(&rows, &idx);
+	if (!row || row->pc > rs.rel) {
 		s->st.flags |= CW_US_TRUNC_NOINFO;
 		return 1;
 	}
@@ -274,14 +320,23 @@ static __always_inline __u64 unwind_user(__u32 slot, __u32 tgid)
 	if (!s->pc)
 		return 0;
 	push_pc(s, s->pc);
-	bpf_loop(CW_MAX_UFRAMES, uw_step, s, 0);
+	struct uw_ctx c = { .slot = slot };
+	bpf_loop(CW_MAX_UFRAMES, uw_step, &c, 0);
 	if (s->st.flags & CW_US_TRUNC_NOMAP && s->st.n <= 2)
 		need_maps(tgid);
 	if (!s->hash)
 		s->hash = 1;
 	bpf_map_update_elem(&ustacks, &s->hash, &s->st, BPF_NOEXIST);
-	if (s->st.flags & CW_US_COMPLETE)
-		total_add(CW_TOT_UNWIND_OK);
+	if (slot == 0) { /* statistics of the sampled stacks */
+		if (s->st.flags & CW_US_COMPLETE)
+			total_add(CW_TOT_UNWIND_OK);
+		if (s->st.flags & CW_US_TRUNC_NOMAP)
+			total_add(CW_TOT_NOMAP);
+		if (s->st.flags & CW_US_TRUNC_NOINFO)
+			total_add(CW_TOT_NOINFO);
+		if (s->st.flags & CW_US_TRUNC_READ)
+			total_add(CW_TOT_READFAIL);
+	}
 	return s->hash;
 }
 

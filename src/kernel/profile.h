@@ -71,6 +71,7 @@ struct cw_event {
 };
 
 /* totals (per-CPU array) indexes */
-enum { CW_TOT_ALL = 0, CW_TOT_IDLE = 1, CW_TOT_TARGET = 2, CW_TOT_UNWIND_OK = 3, CW_TOT__N = 8 };
+enum { CW_TOT_ALL = 0, CW_TOT_IDLE = 1, CW_TOT_TARGET = 2, CW_TOT_UNWIND_OK = 3, CW_TOT_NOMAP = 4, CW_TOT_NOINFO = 5,
+       CW_TOT_READFAIL = 6, CW_TOT__N = 8 };
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -44,6 +45,8 @@ struct cw_profiler {
 	struct bpf_link **plinks;
 	struct bpf_link *l_switch, *l_fork, *l_exec;
 	uint32_t rows_cap, rows_used;
+	struct cw_uw_row *rows_mem;
+	size_t rows_len;
 	bool rows_full_warned;
 	struct uw_obj *objs[NBUCKETS];
 	struct proc *procs[NBUCKETS];
@@ -60,10 +63,10 @@ static unsigned hash2(uint64_t a, uint64_t b)
 	return (unsigned)(h ^ (h >> 32)) % NBUCKETS;
 }
 
-/* Append ROWS to the BPF rows array; returns the offset or -ENOSPC. */
+/* Append ROWS to the BPF rows array (memory-mapped: no syscall per row); returns the offset or -ENOSPC.
+ * The rows are written before the procs entry that points at them is updated (a syscall, so ordered). */
 static int64_t rows_append(struct cw_profiler *p, const struct cw_uw_row *rows, uint32_t n)
 {
-	int fd = bpf_map__fd(p->skel->maps.rows);
 	uint32_t off = p->rows_used;
 	if (n > p->rows_cap - p->rows_used) {
 		if (!p->rows_full_warned)
@@ -71,17 +74,7 @@ static int64_t rows_append(struct cw_profiler *p, const struct cw_uw_row *rows, 
 		p->rows_full_warned = true;
 		return -ENOSPC;
 	}
-	uint32_t *keys = cw_malloc(n * sizeof(*keys)), count = n;
-	for (uint32_t i = 0; i < n; i++)
-		keys[i] = off + i;
-	if (bpf_map_update_batch(fd, keys, rows, &count, NULL) < 0) {
-		for (uint32_t i = 0; i < n; i++)
-			if (bpf_map_update_elem(fd, &keys[i], &rows[i], BPF_ANY) < 0) {
-				free(keys);
-				return -errno;
-			}
-	}
-	free(keys);
+	memcpy(p->rows_mem + off, rows, (size_t)n * sizeof(*rows));
 	p->rows_used += n;
 	return off;
 }
@@ -301,6 +294,14 @@ int cw_profiler_open(const struct cw_profiler_opts *o, struct cw_profiler **out,
 		snprintf(err, errlen, "loading the profiler's BPF programs: %s", strerror(-ret));
 		goto fail;
 	}
+	p->rows_len = (size_t)p->rows_cap * sizeof(struct cw_uw_row);
+	p->rows_mem = mmap(NULL, p->rows_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(p->skel->maps.rows), 0);
+	if (p->rows_mem == MAP_FAILED) {
+		ret = -errno;
+		p->rows_mem = NULL;
+		snprintf(err, errlen, "mapping the unwind table array: %s", strerror(errno));
+		goto fail;
+	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_event, p, NULL);
 	if (!p->rb) {
 		ret = -errno;
@@ -315,14 +316,14 @@ fail:
 	return ret;
 }
 
-int cw_profiler_add_pid(struct cw_profiler *p, pid_t pid)
+int cw_profiler_add_pid(struct cw_profiler *p, pid_t pid, bool pre_exec)
 {
 	uint32_t k = pid;
 	uint8_t one = 1;
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.targets), &k, &one, BPF_ANY) < 0)
 		return -errno;
-	/* a process that has not exec'd yet (launch) has nothing useful mapped: its exec event loads it */
-	load_proc(p, pid);
+	if (!pre_exec)
+		load_proc(p, pid);
 	return 0;
 }
 
@@ -427,6 +428,9 @@ void cw_profiler_unwind_stats(struct cw_profiler *p, unsigned long long *samples
 	totals(p, t);
 	*samples = t[CW_TOT_TARGET];
 	*complete = t[CW_TOT_UNWIND_OK];
+	cw_dbg("unwinding: %llu no mapping, %llu no unwind info, %llu read failures",
+	       (unsigned long long)t[CW_TOT_NOMAP], (unsigned long long)t[CW_TOT_NOINFO],
+	       (unsigned long long)t[CW_TOT_READFAIL]);
 }
 
 /* Symbolized frames of one aggregate key. */
@@ -456,11 +460,19 @@ static void key_frames(struct cw_profiler *p, const struct cw_count_key *k, stru
 
 	b->n = 0;
 	if (k->kstack >= 0 && bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.kstacks), &k->kstack, kpcs) == 0) {
+		bool top = true;
 		for (int i = 0; i < 127 && kpcs[i]; i++) {
-			if (cw_syms_kernel(p->syms, kpcs[i], &sym) == 0 && sym.name)
+			if (cw_syms_kernel(p->syms, kpcs[i], &sym) == 0 && sym.name) {
+				/* a stack taken at sched_switch starts inside our own BPF program: drop those */
+				if (top && (!strncmp(sym.name, "bpf_prog_", 9) || !strncmp(sym.name, "bpf_trace_run", 13) ||
+					    !strncmp(sym.name, "__bpf_trace_", 12) || !strncmp(sym.name, "__traceiter_", 12)))
+					continue;
+				top = false;
 				fb_push(b, sym.name, sym.obj ? sym.obj : "[kernel]", true);
-			else
+			} else {
+				top = false;
 				fb_push(b, "[unknown]", "[kernel]", true);
+			}
 		}
 	}
 	if (k->ustack && bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.ustacks), &k->ustack, &us) == 0) {
@@ -530,6 +542,13 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 	prof->idle_samples = t[CW_TOT_IDLE];
 	prof->has_offcpu = p->o.offcpu;
 	prof->duration_s = ((p->t_stop ? p->t_stop : cw_now_ns()) - p->t_start) / 1e9;
+	/* Some kernels (this VM's among them) take no cpu-clock samples on an idle CPU: the idle task's share
+	 * is then the samples that did not happen. Where idle is sampled the deficit is ~0. */
+	uint64_t expected = (uint64_t)(prof->duration_s * prof->ncpus * p->o.freq_hz);
+	if (expected > prof->total_samples) {
+		prof->idle_samples += expected - prof->total_samples;
+		prof->total_samples = expected;
+	}
 
 	fd = bpf_map__fd(p->skel->maps.counts);
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -580,6 +599,8 @@ void cw_profiler_close(struct cw_profiler *p)
 		return;
 	cw_profiler_stop(p);
 	ring_buffer__free(p->rb);
+	if (p->rows_mem)
+		munmap(p->rows_mem, p->rows_len);
 	profile_bpf__destroy(p->skel);
 	for (int i = 0; i < NBUCKETS; i++) {
 		for (struct uw_obj *o = p->objs[i], *n; o; o = n) {

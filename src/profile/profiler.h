@@ -23,8 +23,9 @@ struct cw_profiler;
 /* Load and verify the BPF side; nothing is attached yet. On failure returns -errno with a one-line reason
  * in ERR. */
 int cw_profiler_open(const struct cw_profiler_opts *o, struct cw_profiler **out, char *err, size_t errlen);
-/* Make PID a target (before or after start); its mappings and unwind tables are loaded now. */
-int cw_profiler_add_pid(struct cw_profiler *p, pid_t pid);
+/* Make PID a target (before or after start). Its mappings and unwind tables are loaded now, unless
+ * PRE_EXEC says it is a launched child still waiting to exec (its exec event loads them then). */
+int cw_profiler_add_pid(struct cw_profiler *p, pid_t pid, bool pre_exec);
 /* Attach the sampling (one cpu-clock event per CPU) and tracepoint programs. */
 int cw_profiler_start(struct cw_profiler *p, char *err, size_t errlen);
 /* Serve the BPF side's requests (new processes, new mappings) for up to TIMEOUT_MS. */

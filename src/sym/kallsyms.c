@@ -104,7 +104,7 @@ int cw_ktab_parse(struct cw_ktab *k, const char *text, size_t len)
 			obj = lastmod;
 		}
 		if (k->n == cap) {
-			cap = cap ? 2 * cap : 65536;
+			cap = cap ? 2 * cap : 1024;
 			k->syms = cw_realloc(k->syms, cap * sizeof(*k->syms));
 		}
 		k->syms[k->n++] = (struct cw_ksym){ addr, cw_arena_strdup(&k->strings, name), obj, rank };

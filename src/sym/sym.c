@@ -194,9 +194,21 @@ static struct cw_obj *obj_get(struct cw_syms *s, const char *path, uint64_t dev,
 	if (path[0] != '/')
 		return NULL; /* anonymous, [heap], [stack], [vsyscall], memfd names without a path */
 	uint64_t h = okey(path, dev, ino);
-	for (struct cw_obj *o = s->otab[h & (s->ocap - 1)]; o; o = o->next)
-		if (o->dev == dev && o->ino == ino && !strcmp(o->path, path))
-			return o;
+	for (struct cw_obj *o = s->otab[h & (s->ocap - 1)]; o; o = o->next) {
+		if (o->dev != dev || o->ino != ino || strcmp(o->path, path))
+			continue;
+		/* a file that could not be opened by path (deleted) may open through a live process's map_files */
+		if (o->err && o->open_failed && pid > 0 && map && pid != o->retried_pid) {
+			o->retried_pid = pid; /* once per process: a gone one would fail on every address */
+			int fd = obj_open(path, dev, ino, pid, map);
+			if (fd >= 0) {
+				o->open_failed = false;
+				cw_obj_load(o, fd, NULL, 0, true);
+				close(fd);
+			}
+		}
+		return o;
+	}
 	if (s->on * 2 >= s->ocap) {
 		size_t ncap = s->ocap * 2;
 		struct cw_obj **nt = cw_calloc(ncap, sizeof(*nt));
@@ -218,6 +230,7 @@ static struct cw_obj *obj_get(struct cw_syms *s, const char *path, uint64_t dev,
 	int fd = obj_open(path, dev, ino, pid, map);
 	if (fd < 0) {
 		o->err = fd;
+		o->open_failed = true;
 	} else {
 		if (cw_obj_load(o, fd, NULL, 0, true))
 			cw_dbg("%s: not a usable ELF object (%s)", path, strerror(-o->err));
@@ -238,9 +251,11 @@ static int obj_by_path(struct cw_syms *s, const char *path, struct cw_obj **out)
 		*out = vdso_obj(s);
 		return *out ? (*out)->err : -ENOENT;
 	}
-	if (stat(path, &st))
+	/* the canonical path, as the kernel names mappings, so that both ways reach one object */
+	char real[4096];
+	if (!realpath(path, real) || stat(real, &st))
 		return -errno;
-	*out = obj_get(s, path, st.st_dev, st.st_ino, 0, NULL);
+	*out = obj_get(s, real, st.st_dev, st.st_ino, 0, NULL);
 	if (!*out)
 		return -ENOENT;
 	return (*out)->err;
@@ -386,7 +401,7 @@ int cw_syms_to_vaddr(struct cw_syms *s, const struct cw_map *map, uint64_t addr,
 	if (o->err)
 		return o->err;
 	if (addr < map->start || addr >= map->end)
-		return -ERANGE;
+		return -ENOENT;
 	return cw_obj_to_vaddr(o, addr - map->start + map->pgoff, vaddr);
 }
 

@@ -6,6 +6,9 @@
  * separate debug info found by build-id or .gnu_debuglink when installed (e.g. libc6-dbg). The kernel's
  * symbols come from /proc/kallsyms (modules named "[module]").
  *
+ * Results of cw_syms_user (keyed by the maps snapshot's gen) and cw_syms_kernel are cached by address, so
+ * repeated frames cost one hash probe. A cw_syms is not thread-safe: use one per thread.
+ *
  * Strings returned (names, object paths) are owned by the cw_syms and live until cw_syms_free().
  * Functions returning int return 0 or a negative errno. */
 #ifndef CW_SYM_H

@@ -24,6 +24,8 @@ struct cw_obj {
 	const char *base;
 	uint64_t dev, ino;
 	int err;
+	bool open_failed; /* err is from opening the file: a later lookup with a live pid may retry */
+	pid_t retried_pid;
 	struct cw_seg *segs;
 	size_t nsegs;
 	struct cw_func *funcs; /* one per start, sorted by start */
