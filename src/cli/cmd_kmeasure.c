@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crosswalk kmeasure -f NAME[,NAME...] (-p PID | -- CMD [ARGS...]) [-d SECONDS]\n"
 		   "                          [--kernel-backend tracepoint|sampling|fentry|kprobe] [--callees]\n"
-		   "                          [--min-pct PCT] [--json FILE]\n"
+		   "                          [--per-thread] [--min-pct PCT] [--json FILE]\n"
 		   "       crosswalk kmeasure --list-progs\n"
 		   "NAME: sys:SYSCALL (sys:read), k:KERNEL_FUNCTION (k:pipe_read), fault, fault:user, fault:kernel\n");
 }
@@ -99,7 +99,7 @@ int cmd_kmeasure(int argc, char **argv)
 	const char *funcs = NULL, *backend = NULL, *json = NULL;
 	double dur = 0, min_pct = 1.0;
 	pid_t pid = 0, child = 0;
-	int callees = 0, list = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
+	int callees = 0, list = 0, per_thread = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
 	struct cw_msource *src = NULL;
 	struct cw_mpoint **pts = NULL;
 	char **names = NULL, *path = NULL, err[512] = "";
@@ -111,6 +111,7 @@ int cmd_kmeasure(int argc, char **argv)
 		{ "duration", required_argument, 0, 'd' }, { "kernel-backend", required_argument, 0, 'b' },
 		{ "json", required_argument, 0, 'j' },	   { "callees", no_argument, 0, 'c' },
 		{ "min-pct", required_argument, 0, 'm' }, { "list-progs", no_argument, 0, 'l' },
+		{ "per-thread", no_argument, 0, 't' },
 		{ "help", no_argument, 0, 'h' },	   { 0 } };
 
 	while ((c = getopt_long(argc, argv, "+f:p:d:b:j:chm:", opts, NULL)) != -1) {
@@ -123,6 +124,7 @@ int cmd_kmeasure(int argc, char **argv)
 		case 'c': callees = 1; break;
 		case 'm': min_pct = atof(optarg); break;
 		case 'l': list = 1; break;
+		case 't': per_thread = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return ret;
 		}
@@ -191,6 +193,8 @@ int cmd_kmeasure(int argc, char **argv)
 		cw_err("kmeasure: %s", err);
 		goto out;
 	}
+	if (per_thread)
+		cw_ksource_set_per_thread(src, true);
 	/* from here every exit path goes through close(): signals only set a flag */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -284,6 +288,36 @@ int cmd_kmeasure(int argc, char **argv)
 				(unsigned long long)r.r.blocked_ns, (unsigned long long)r.runq_ns,
 				r.time_exact ? "true" : "false",
 				(unsigned long long)r.samples, (unsigned long long)r.ci95_ns);
+		}
+		if (per_thread) {
+			struct cw_kthread_result *tv = NULL;
+			size_t tn = 0;
+			int e = cw_ksource_read_threads(src, pts[i], &tv, &tn);
+			if (e == -ENOTSUP)
+				printf("    (no per-thread split for %s with the %s backend)\n", names[i], r.method);
+			if (jf)
+				fprintf(jf, ", \"threads\": [");
+			for (size_t j = 0; j < tn; j++) {
+				char t1[32], t2[32], t3[32], t4[32], t5[32], tid[32];
+				fmt_ns(t1, sizeof(t1), tv[j].incl_ns);
+				fmt_ns(t2, sizeof(t2), tv[j].calls ? (double)tv[j].incl_ns / tv[j].calls : 0);
+				fmt_ns(t3, sizeof(t3), tv[j].oncpu_ns);
+				fmt_ns(t4, sizeof(t4), tv[j].blocked_ns);
+				fmt_ns(t5, sizeof(t5), tv[j].runq_ns);
+				snprintf(tid, sizeof(tid), "tid %d", tv[j].tid);
+				printf("    %-20s %-10s %10llu %10s %10s %10s %10s %10s\n", tid, "", (unsigned long long)tv[j].calls,
+				       t1, t2, t3, t4, t5);
+				if (jf)
+					fprintf(jf,
+						"%s{\"tid\": %d, \"calls\": %llu, \"total_ns\": %llu, \"oncpu_ns\": %llu, "
+						"\"blocked_ns\": %llu, \"runq_ns\": %llu}",
+						j ? ", " : "", tv[j].tid, (unsigned long long)tv[j].calls,
+						(unsigned long long)tv[j].incl_ns, (unsigned long long)tv[j].oncpu_ns,
+						(unsigned long long)tv[j].blocked_ns, (unsigned long long)tv[j].runq_ns);
+			}
+			if (jf)
+				fprintf(jf, "]");
+			free(tv);
 		}
 		if (callees || jf) {
 			struct cw_kcallee *cv = NULL;

@@ -41,6 +41,16 @@ struct {
 	__type(value, struct cw_kfstat);
 } fstat SEC(".maps");
 
+/* Per-thread results (when per_thread is set from user space): tid -> stat, completed calls only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct cw_kfstat);
+} tstats SEC(".maps");
+
+bool per_thread = false;
+
 static __always_inline __u64 off_acc(__u32 tid)
 {
 	struct cw_kthread *t = bpf_map_lookup_elem(&threads, &tid);
@@ -84,12 +94,27 @@ static __always_inline int leave(void)
 		a->depth--;
 		return 0;
 	}
+	__u64 d = now - a->start, b = off_acc(tid) - a->off0, q = rq_acc(tid) - a->rq0;
 	struct cw_kfstat *s = bpf_map_lookup_elem(&fstat, &k);
 	if (s) {
 		__sync_fetch_and_add(&s->completed, 1);
-		__sync_fetch_and_add(&s->incl_ns, now - a->start);
-		__sync_fetch_and_add(&s->blocked_ns, off_acc(tid) - a->off0);
-		__sync_fetch_and_add(&s->runq_ns, rq_acc(tid) - a->rq0);
+		__sync_fetch_and_add(&s->incl_ns, d);
+		__sync_fetch_and_add(&s->blocked_ns, b);
+		__sync_fetch_and_add(&s->runq_ns, q);
+	}
+	if (per_thread) {
+		struct cw_kfstat *ts = bpf_map_lookup_elem(&tstats, &tid);
+		if (!ts) {
+			struct cw_kfstat z = {};
+			bpf_map_update_elem(&tstats, &tid, &z, BPF_NOEXIST);
+			ts = bpf_map_lookup_elem(&tstats, &tid);
+		}
+		if (ts) {
+			ts->completed++;
+			ts->incl_ns += d;
+			ts->blocked_ns += b;
+			ts->runq_ns += q;
+		}
 	}
 	bpf_map_delete_elem(&active, &tid);
 	return 0;

@@ -63,6 +63,7 @@ struct ksrc {
 	struct kstack *stacks;
 	size_t nstacks, capstacks;
 	const char *unknown; /* name for unsymbolized frames */
+	bool per_thread;
 };
 
 static struct ksrc *K(struct cw_msource *s)
@@ -299,6 +300,7 @@ static struct kfunc_bpf *kfunc_load(struct ksrc *k, const char *func, enum kback
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		bpf_program__set_autoload(all[i], all[i] == entry || all[i] == exit_);
 	kf->rodata->fault_want = fault_want > 0 ? fault_want : 0;
+	kf->bss->per_thread = k->per_thread;
 	if (fe && ((e = bpf_program__set_attach_target(entry, 0, func)) ||
 		   (e = bpf_program__set_attach_target(exit_, 0, func)))) {
 		seterr(err, errlen, "k:%s: no BTF for this function, fentry cannot attach: %s", func, strerror(-e));
@@ -509,11 +511,97 @@ static int k_read(struct cw_msource *s, struct cw_mpoint *p, struct cw_mresult *
 	return e;
 }
 
+/* Deletes the per-thread entries of P (racing increments of a running thread may be lost: fine for a reset). */
+static void threads_clear(struct ksrc *k, struct cw_mpoint *p)
+{
+	if (p->kind == P_SYS) {
+		int fd = bpf_map__fd(k->skel->maps.tsysstats);
+		struct cw_ksys_tkey key, next, *prev = NULL;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (key.sys_nr == p->sys_nr)
+				bpf_map_delete_elem(fd, &key);
+		}
+	} else if (p->kf) {
+		int fd = bpf_map__fd(p->kf->maps.tstats);
+		__u32 key;
+		while (!bpf_map_get_next_key(fd, NULL, &key))
+			bpf_map_delete_elem(fd, &key);
+	}
+}
+
 static int k_reset(struct cw_msource *s, struct cw_mpoint *p)
 {
 	if (!s || !p)
 		return -EINVAL;
 	read_raw(K(s), p, &p->base);
+	threads_clear(K(s), p);
+	return 0;
+}
+
+int cw_ksource_set_per_thread(struct cw_msource *s, bool on)
+{
+	struct ksrc *k = K(s);
+	k->per_thread = on;
+	k->skel->bss->per_thread = on;
+	for (struct cw_mpoint *p = k->points; p; p = p->next)
+		if (p->kf)
+			p->kf->bss->per_thread = on;
+	return 0;
+}
+
+static int by_incl(const void *a, const void *b)
+{
+	const struct cw_kthread_result *x = a, *y = b;
+	return x->incl_ns < y->incl_ns ? 1 : x->incl_ns > y->incl_ns ? -1 : x->tid - y->tid;
+}
+
+static void thread_add(struct cw_kthread_result **v, size_t *n, size_t *cap, pid_t tid, uint64_t calls,
+		       uint64_t incl, uint64_t blocked, uint64_t runq)
+{
+	if (*n == *cap)
+		*v = cw_realloc(*v, (*cap = *cap * 2 + 16) * sizeof(**v));
+	uint64_t off = blocked + runq;
+	(*v)[(*n)++] = (struct cw_kthread_result){ .tid = tid, .calls = calls, .incl_ns = incl,
+						   .oncpu_ns = incl > off ? incl - off : 0, .blocked_ns = blocked,
+						   .runq_ns = runq };
+}
+
+int cw_ksource_read_threads(struct cw_msource *s, struct cw_mpoint *p, struct cw_kthread_result **out, size_t *n)
+{
+	struct ksrc *k = K(s);
+	struct cw_kthread_result *v = NULL;
+	size_t cnt = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (p->kind == P_SYS) {
+		int fd = bpf_map__fd(k->skel->maps.tsysstats);
+		struct cw_ksys_tkey key, next, *prev = NULL;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			struct cw_ksys_stat st;
+			key = next;
+			prev = &key;
+			if (key.sys_nr == p->sys_nr && !bpf_map_lookup_elem(fd, &key, &st))
+				thread_add(&v, &cnt, &cap, key.tid, st.completed, st.incl_ns, st.blocked_ns, st.runq_ns);
+		}
+	} else if (p->kf) {
+		int fd = bpf_map__fd(p->kf->maps.tstats);
+		__u32 key, next, *prev = NULL;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			struct cw_kfstat st;
+			key = next;
+			prev = &key;
+			if (!bpf_map_lookup_elem(fd, &key, &st))
+				thread_add(&v, &cnt, &cap, key, st.completed, st.incl_ns, st.blocked_ns, st.runq_ns);
+		}
+	} else {
+		return -ENOTSUP;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), by_incl);
+	*out = v;
+	*n = cnt;
 	return 0;
 }
 

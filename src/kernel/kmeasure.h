@@ -61,6 +61,18 @@ struct cw_kcallee {
 int cw_ksource_callees(struct cw_msource *s, struct cw_mpoint *p, double min_frac, struct cw_kcallee **out,
 		       size_t *n);
 
+/* Per-thread results: from this call on, syscalls and the functions timed by fentry/kprobe (faults included)
+ * are also kept per thread (completed calls only; sampling estimates have no per-thread split). 0 or -errno. */
+int cw_ksource_set_per_thread(struct cw_msource *s, bool on);
+struct cw_kthread_result {
+	pid_t tid;
+	uint64_t calls; /* completed */
+	uint64_t incl_ns, oncpu_ns, blocked_ns, runq_ns;
+};
+/* Per-thread results of P, busiest (incl_ns) first; *OUT is malloc'd (free() it). -ENOTSUP for points measured
+ * by sampling. Reset of P clears them too. */
+int cw_ksource_read_threads(struct cw_msource *s, struct cw_mpoint *p, struct cw_kthread_result **out, size_t *n);
+
 /* The sampling period in ns (0 when sampling is off). */
 uint64_t cw_ksource_sample_period(const struct cw_msource *s);
 

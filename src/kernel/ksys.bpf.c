@@ -60,6 +60,16 @@ struct {
 	__type(value, struct cw_kglobal);
 } global SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cw_ksys_tkey);
+	__type(value, struct cw_ksys_stat);
+} tsysstats SEC(".maps");
+
+/* Set from user space (mmapped .bss): keep per-thread syscall results too. */
+bool per_thread = false;
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	__u32 w = tgid / 64;
@@ -124,6 +134,21 @@ int BPF_PROG(cwk_sys_exit, struct pt_regs *regs, long ret)
 			__sync_fetch_and_add(&s->incl_ns, now - t->sys_start);
 			__sync_fetch_and_add(&s->blocked_ns, t->off_acc - t->sys_off0);
 			__sync_fetch_and_add(&s->runq_ns, t->rq_acc - t->sys_rq0);
+		}
+		if (per_thread) {
+			struct cw_ksys_tkey tk = { .tid = tid, .sys_nr = k };
+			struct cw_ksys_stat *ts = bpf_map_lookup_elem(&tsysstats, &tk);
+			if (!ts) {
+				struct cw_ksys_stat z = {};
+				bpf_map_update_elem(&tsysstats, &tk, &z, BPF_NOEXIST);
+				ts = bpf_map_lookup_elem(&tsysstats, &tk);
+			}
+			if (ts) {
+				ts->completed++;
+				ts->incl_ns += now - t->sys_start;
+				ts->blocked_ns += t->off_acc - t->sys_off0;
+				ts->runq_ns += t->rq_acc - t->sys_rq0;
+			}
 		}
 	}
 	t->sys_nr = -1;

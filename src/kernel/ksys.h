@@ -37,6 +37,13 @@ struct cw_ksys_stat {
 	__u64 runq_ns;		/* preempted part of incl_ns (runnable, not on a CPU) */
 };
 
+/* Per-thread syscall results (when per-thread is on): key {tid, syscall}; value's entered is unused (0),
+ * completed calls only. Only the thread itself writes its entries, so no atomics. */
+struct cw_ksys_tkey {
+	__u32 tid;
+	__s32 sys_nr;
+};
+
 /* Off-CPU time by where the thread slept: kernel stack, syscall it was in, preempted or asleep. */
 struct cw_koff_key {
 	__s32 stack;

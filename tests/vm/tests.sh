@@ -29,7 +29,7 @@ for b in fentry kprobe; do
 		continue
 	fi
 	out=/tmp/$b.json
-	$CW kmeasure --kernel-backend $b -f sys:read,k:$kpipe,sys:fsync,k:vfs_fsync_range --json $out -- $WL/kfunc_counts $N /tmp/kc.dat > /tmp/$b.txt 2>&1
+	$CW kmeasure --kernel-backend $b --per-thread -f sys:read,k:$kpipe,sys:fsync,k:vfs_fsync_range --json $out -- $WL/kfunc_counts $N /tmp/kc.dat > /tmp/$b.txt 2>&1
 	rc=$?
 	sed "s/^/CWVM: $t: /" /tmp/$b.txt
 	if [ $rc != 0 ]; then failt $t "kmeasure exited $rc"; continue; fi
@@ -38,9 +38,11 @@ for b in fentry kprobe; do
 	prt=$(field k:$kpipe total_ns $out); srt=$(field sys:read total_ns $out)
 	pft=$(field k:vfs_fsync_range total_ns $out); sft=$(field sys:fsync total_ns $out)
 	be=$(grep "\"function\": \"k:$kpipe\"" $out | sed -n 's/.*"backend": "\([a-z]*\)".*/\1/p')
+	pt=$(grep "\"function\": \"k:$kpipe\"" $out | sed -n 's/.*"threads": \[{"tid": [0-9]*, "calls": \([0-9]*\).*/\1/p')
 	echo "CWVM: $t: k:$kpipe $pr calls ${prt}ns, sys:read $sr calls ${srt}ns, k:vfs_fsync_range $pf calls ${pft}ns, sys:fsync $sf calls ${sft}ns, backend $be"
 	if [ "$be" != $b ]; then failt $t "k:$kpipe measured by '$be', not $b"
 	elif [ "$pr" != $N ]; then failt $t "k:$kpipe counted $pr calls, expected exactly $N"
+	elif [ "$pt" != $N ]; then failt $t "k:$kpipe per-thread calls '$pt', expected $N for the one thread"
 	elif [ "$pf" != $N ]; then failt $t "k:vfs_fsync_range counted $pf calls, expected exactly $N"
 	elif [ "$sf" != $N ]; then failt $t "sys:fsync counted $sf calls, expected exactly $N"
 	elif [ "$sr" -lt $N ]; then failt $t "sys:read counted $sr calls, fewer than the $N pipe reads"
