@@ -325,8 +325,10 @@ static struct kfunc_bpf *kfunc_load(struct ksrc *k, const char *func, enum kback
 		links[0] = links[1] ? bpf_program__attach_kprobe(entry, false, func) : NULL;
 	}
 	if (!links[0] || !links[1]) {
-		seterr(err, errlen, "k:%s: attaching %s: %s", func, fe ? "fentry/fexit" : "kprobe/kretprobe",
-		       strerror(errno));
+		seterr(err, errlen, "k:%s: not traceable with %s: %s (%s)", func, fe ? "fentry/fexit" : "kprobe/kretprobe",
+		       strerror(errno),
+		       fe ? "notrace/noinstr functions have no ftrace entry to patch"
+			  : "functions on the kprobe blacklist (noinstr, entry code) cannot be probed");
 		bpf_link__destroy(links[1]);
 		links[0] = links[1] = NULL;
 		goto fail;

@@ -51,6 +51,15 @@ for b in fentry kprobe; do
 	else pass $t; fi
 	if no_progs_left; then pass $b-removed; else failt $b-removed "$($CW kmeasure --list-progs) after kmeasure ended"; fi
 
+	# a kernel function this backend cannot trace (noinstr) and an unknown one: one line each, exit 2
+	t=$b-untraceable
+	$CW kmeasure --kernel-backend $b -f k:exc_page_fault -- /bin/true > /tmp/u.txt 2> /tmp/u.err; rc=$?
+	$CW kmeasure --kernel-backend $b -f k:pipe_reed -- /bin/true > /tmp/u2.txt 2> /tmp/u2.err; rc2=$?
+	sed "s/^/CWVM: $t: /" /tmp/u.err /tmp/u2.err
+	if [ $rc != 2 ] || [ "$(wc -l < /tmp/u.err)" != 1 ] || ! grep -q 'k:exc_page_fault: not traceable with' /tmp/u.err; then failt $t "k:exc_page_fault: exit $rc, $(wc -l < /tmp/u.err) lines"
+	elif [ $rc2 != 2 ] || ! grep -q 'no such kernel function.*k:pipe_read' /tmp/u2.err; then failt $t "k:pipe_reed: exit $rc2 without close matches"
+	else pass $t; fi
+
 	# exact fault time through the backend's timer on handle_mm_fault
 	t=$b-faults
 	$CW kmeasure --kernel-backend $b -f fault,fault:user --json /tmp/f.json -- $WL/faults 4 2 > /tmp/f.txt 2>&1; rc=$?
