@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crosswalk kmeasure -f NAME[,NAME...] (-p PID | -- CMD [ARGS...]) [-d SECONDS]\n"
 		   "                          [--kernel-backend tracepoint|sampling|fentry|kprobe] [--callees]\n"
-		   "                          [--per-thread] [--min-pct PCT] [--json FILE]\n"
+		   "                          [--per-thread] [--min-pct PCT] [--json FILE] [--check-removed]\n"
 		   "       crosswalk kmeasure --list-progs\n"
 		   "NAME: sys:SYSCALL (sys:read), k:KERNEL_FUNCTION (k:pipe_read), fault, fault:user, fault:kernel\n");
 }
@@ -99,7 +99,7 @@ int cmd_kmeasure(int argc, char **argv)
 	const char *funcs = NULL, *backend = NULL, *json = NULL;
 	double dur = 0, min_pct = 1.0;
 	pid_t pid = 0, child = 0;
-	int callees = 0, list = 0, per_thread = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
+	int callees = 0, list = 0, per_thread = 0, check = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
 	struct cw_msource *src = NULL;
 	struct cw_mpoint **pts = NULL;
 	char **names = NULL, *path = NULL, err[512] = "";
@@ -111,7 +111,7 @@ int cmd_kmeasure(int argc, char **argv)
 		{ "duration", required_argument, 0, 'd' }, { "kernel-backend", required_argument, 0, 'b' },
 		{ "json", required_argument, 0, 'j' },	   { "callees", no_argument, 0, 'c' },
 		{ "min-pct", required_argument, 0, 'm' }, { "list-progs", no_argument, 0, 'l' },
-		{ "per-thread", no_argument, 0, 't' },
+		{ "per-thread", no_argument, 0, 't' }, { "check-removed", no_argument, 0, 'r' },
 		{ "help", no_argument, 0, 'h' },	   { 0 } };
 
 	while ((c = getopt_long(argc, argv, "+f:p:d:b:j:chm:", opts, NULL)) != -1) {
@@ -125,6 +125,7 @@ int cmd_kmeasure(int argc, char **argv)
 		case 'm': min_pct = atof(optarg); break;
 		case 'l': list = 1; break;
 		case 't': per_thread = 1; break;
+		case 'r': check = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return ret;
 		}
@@ -361,8 +362,17 @@ int cmd_kmeasure(int argc, char **argv)
 		fprintf(jf, "\n]}\n");
 	ret = 0;
 out:
-	if (src)
+	if (src && check) {
+		int loaded = 0, left = cw_ksource_close_checked(src, &loaded);
+		if (left) {
+			cw_err("kmeasure: %d of %d BPF programs still loaded after removal", left, loaded);
+			ret = CW_EXIT_USAGE;
+		} else {
+			fprintf(stderr, "crosswalk: kmeasure: all %d BPF programs removed\n", loaded);
+		}
+	} else if (src) {
 		src->ops->close(src);
+	}
 	if (child > 0) {
 		/* interrupted or failed before the command ended: it must not outlive us unwatched */
 		kill(child, SIGTERM);

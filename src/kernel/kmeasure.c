@@ -542,6 +542,27 @@ static int k_reset(struct cw_msource *s, struct cw_mpoint *p)
 	return 0;
 }
 
+int cw_ksource_clear_stacks(struct cw_msource *s)
+{
+	struct ksrc *k = K(s);
+	int fds[2] = { bpf_map__fd(k->skel->maps.samples), bpf_map__fd(k->skel->maps.offcpu) };
+	char key[sizeof(struct cw_ksample_key) > sizeof(struct cw_koff_key) ? sizeof(struct cw_ksample_key)
+									     : sizeof(struct cw_koff_key)];
+	for (int i = 0; i < 2; i++)
+		while (!bpf_map_get_next_key(fds[i], NULL, key))
+			if (bpf_map_delete_elem(fds[i], key))
+				return -errno;
+	/* the stack-derived parts of every point start from zero again */
+	for (struct cw_mpoint *p = k->points; p; p = p->next)
+		if (p->kind != P_SYS && !p->kf) {
+			uint64_t calls = p->base.r.calls, completed = p->base.completed;
+			memset(&p->base, 0, sizeof(p->base));
+			p->base.r.calls = calls; /* fault counts are exact counters: keep their baseline */
+			p->base.completed = completed;
+		}
+	return 0;
+}
+
 int cw_ksource_set_per_thread(struct cw_msource *s, bool on)
 {
 	struct ksrc *k = K(s);
@@ -636,6 +657,50 @@ static void k_close(struct cw_msource *s)
 	free(k->stacks);
 	cw_syms_free(k->syms);
 	free(k);
+}
+
+static void obj_prog_ids(struct bpf_object *obj, __u32 **ids, int *n)
+{
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		*ids = cw_realloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = info.id;
+	}
+}
+
+int cw_ksource_close_checked(struct cw_msource *s, int *loaded)
+{
+	struct ksrc *k = K(s);
+	__u32 *ids = NULL;
+	int n = 0, left = 0;
+	if (k->skel)
+		obj_prog_ids(k->skel->obj, &ids, &n);
+	for (struct cw_mpoint *p = k->points; p; p = p->next)
+		if (p->kf)
+			obj_prog_ids(p->kf->obj, &ids, &n);
+	k_close(s);
+	for (int tries = 0; tries < 30; tries++) {
+		left = 0;
+		for (int i = 0; i < n; i++) {
+			int fd = bpf_prog_get_fd_by_id(ids[i]);
+			if (fd >= 0) {
+				left++;
+				close(fd);
+			}
+		}
+		if (!left)
+			break;
+		usleep(100 * 1000);
+	}
+	free(ids);
+	if (loaded)
+		*loaded = n;
+	return left;
 }
 
 #define OPS(b) { .name = #b, .space = CW_SPACE_KERNEL, .insert = k_insert, .read = k_read, .reset = k_reset, \

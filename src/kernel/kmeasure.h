@@ -73,8 +73,18 @@ struct cw_kthread_result {
  * by sampling. Reset of P clears them too. */
 int cw_ksource_read_threads(struct cw_msource *s, struct cw_mpoint *p, struct cw_kthread_result **out, size_t *n);
 
+/* Forgets the sampled and sleep stacks gathered so far (call trees start over), and with them the baselines of
+ * every point measured from stacks (sampling k:NAME, sampled fault time): one call at the start of an
+ * experiment interval. Exact counters are untouched (use reset). 0 or -errno. */
+int cw_ksource_clear_stacks(struct cw_msource *s);
+
 /* The sampling period in ns (0 when sampling is off). */
 uint64_t cw_ksource_sample_period(const struct cw_msource *s);
+
+/* Closes S like s->ops->close, then waits (up to 3 s) until the kernel has released every BPF program S had
+ * loaded; returns how many are still present (0: all gone) and their total in *LOADED. Unlike counting by
+ * name, it cannot be fooled by other crosswalk runs on the same machine. */
+int cw_ksource_close_checked(struct cw_msource *s, int *loaded);
 
 /* Number of BPF programs loaded in the system whose names start with "cwk_" (this part's), or -errno: the check that
  * nothing is left attached after close. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Kernel-side measurement on tracepoints every kernel has: exact syscall counts and times per target thread
- * (raw_syscalls), their on-CPU/off-CPU split and where the thread slept (sched_switch), page-fault counts
+ * (raw_syscalls), their on-CPU / asleep / runnable-waiting split and where the thread slept (sched_switch,
+ * sched_wakeup), page-fault counts
  * (exceptions), the target set following forks (sched_process_fork), and cpu-clock samples of the target's
  * kernel stacks (perf_event) for the sampling backend. Everything is aggregated here; nothing streams out. */
 #include "vmlinux.h"
@@ -156,6 +157,27 @@ int BPF_PROG(cwk_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* Closes the thread's current off-CPU segment at NOW: asleep or runnable-waiting time, summed per stack. */
+static __always_inline void off_end(struct cw_kthread *t, __u64 now)
+{
+	__u64 d = now - t->off_start;
+	if (t->off_preempt)
+		t->rq_acc += d;
+	else
+		t->off_acc += d;
+	struct cw_koff_key k = { .stack = t->off_stack, .sys_nr = t->off_sys, .preempt = t->off_preempt };
+	struct cw_kacc *a = bpf_map_lookup_elem(&offcpu, &k);
+	if (!a) {
+		struct cw_kacc z = {};
+		bpf_map_update_elem(&offcpu, &k, &z, BPF_NOEXIST);
+		a = bpf_map_lookup_elem(&offcpu, &k);
+	}
+	if (a) {
+		__sync_fetch_and_add(&a->ns, d);
+		__sync_fetch_and_add(&a->count, 1);
+	}
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cwk_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
@@ -184,26 +206,29 @@ int BPF_PROG(cwk_sched_switch, bool preempt, struct task_struct *prev, struct ta
 		__u32 tid = next->pid;
 		struct cw_kthread *t = bpf_map_lookup_elem(&threads, &tid);
 		if (t && t->off_start) {
-			__u64 d = now - t->off_start;
-			if (t->off_preempt)
-				t->rq_acc += d;
-			else
-				t->off_acc += d;
+			off_end(t, now);
 			t->off_start = 0;
-			struct cw_koff_key k = { .stack = t->off_stack, .sys_nr = t->off_sys,
-						 .preempt = t->off_preempt };
-			struct cw_kacc *a = bpf_map_lookup_elem(&offcpu, &k);
-			if (!a) {
-				struct cw_kacc z = {};
-				bpf_map_update_elem(&offcpu, &k, &z, BPF_NOEXIST);
-				a = bpf_map_lookup_elem(&offcpu, &k);
-			}
-			if (a) {
-				__sync_fetch_and_add(&a->ns, d);
-				__sync_fetch_and_add(&a->count, 1);
-			}
 		}
 	}
+	return 0;
+}
+
+/* A sleeping target thread is woken: its sleep ends here; until it is switched in it is runnable, waiting
+ * for a CPU (runq time, charged to the same stack with preempt=1). Wakeup precedes switch-in causally, so
+ * the two handlers never race on one thread. */
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(cwk_wakeup, struct task_struct *p)
+{
+	__u32 tgid = p->tgid, tid = p->pid;
+	if (!tgid || !is_target(tgid))
+		return 0;
+	struct cw_kthread *t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t || !t->off_start || t->off_preempt)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	off_end(t, now);
+	t->off_start = now;
+	t->off_preempt = 1;
 	return 0;
 }
 

@@ -6,8 +6,8 @@ need_root
 need_facility bpf-tracepoint
 "$CW_WL/pipe_sleep" 25 100 & wl=$!
 sleep 0.3
-"$CW" kmeasure -p $wl -d 1.5 --callees -f sys:read,sys:write --json "$TMP/k.json" > "$TMP/out.txt"; rc=$?
-cat "$TMP/out.txt"
+"$CW" kmeasure --check-removed -p $wl -d 1.5 --callees -f sys:read,sys:write --json "$TMP/k.json" > "$TMP/out.txt" 2> "$TMP/err.txt"; rc=$?
+cat "$TMP/out.txt" "$TMP/err.txt"
 kill $wl 2>/dev/null; wait $wl 2>/dev/null
 [ $rc = 0 ] || fail "kmeasure exited $rc"
 python3 - "$TMP/k.json" <<'PY' || fail "blocked time not charged to the pipe-read wait"
@@ -29,5 +29,5 @@ assert any(c["name"] in ("schedule", "__schedule") and c["depth"] > pipe[0]["dep
     "no schedule below pipe_read"
 PY
 grep -q 'pipe_read' "$TMP/out.txt" || fail "the table's call tree does not show pipe_read"
-no_kprogs_left
+removed_ok "$TMP/err.txt"
 exit 0

@@ -17,10 +17,10 @@ funcs=$(awk '{ printf "%ssys:%s", (NR > 1 ? "," : ""), $1 }' "$TMP/expect")
 [ -n "$funcs" ] || fail "could not parse strace output"
 # an unrelated process making getppid calls all along: none of them may be counted
 "$CW_WL/getppid_spin" 4 & spin=$!
-"$CW" kmeasure --kernel-backend tracepoint -f "$funcs" --json "$TMP/k.json" -- "$WL" $N "$TMP/f2" > "$TMP/out.txt"
+"$CW" kmeasure --check-removed --kernel-backend tracepoint -f "$funcs" --json "$TMP/k.json" -- "$WL" $N "$TMP/f2" > "$TMP/out.txt" 2> "$TMP/err.txt"
 rc=$?
 kill $spin 2>/dev/null; wait $spin 2>/dev/null
-cat "$TMP/out.txt"
+cat "$TMP/out.txt" "$TMP/err.txt"
 [ $rc = 0 ] || fail "kmeasure exited $rc"
 python3 - "$TMP/expect" "$TMP/k.json" <<'PY' || fail "counts or times differ"
 import json, sys
@@ -44,5 +44,5 @@ for name, n in (("getpid", N), ("getppid", N), ("fsync", N // 10)):
     if got[name]["calls"] != n: print(f"{name}: {got[name]['calls']} != {n}"); bad += 1
 sys.exit(1 if bad else 0)
 PY
-no_kprogs_left
+removed_ok "$TMP/err.txt"
 exit 0

@@ -7,8 +7,8 @@ need_root
 need_facility bpf-tracepoint
 need_facility bpf-perf-event
 MB=64 ROUNDS=3
-"$CW" kmeasure -f fault,fault:user,fault:kernel,sys:munmap --callees --json "$TMP/k.json" -- "$CW_WL/faults" $MB $ROUNDS > "$TMP/out.txt"; rc=$?
-cat "$TMP/out.txt"
+"$CW" kmeasure --check-removed -f fault,fault:user,fault:kernel,sys:munmap --callees --json "$TMP/k.json" -- "$CW_WL/faults" $MB $ROUNDS > "$TMP/out.txt" 2> "$TMP/err.txt"; rc=$?
+cat "$TMP/out.txt" "$TMP/err.txt"
 [ $rc = 0 ] || fail "kmeasure exited $rc"
 python3 - "$TMP/k.json" $MB $ROUNDS <<'PY' || fail "fault counts or time wrong"
 import json, sys
@@ -25,5 +25,5 @@ assert a["samples"] >= 5, "no fault time sampled"
 assert 0 < a["total_ns"] <= wall, "fault time not in (0, wall]"
 assert any(c["name"] == "handle_mm_fault" and c["frac"] > 0.3 for c in a["callees"]), "handle_mm_fault not under fault"
 PY
-no_kprogs_left
+removed_ok "$TMP/err.txt"
 exit 0

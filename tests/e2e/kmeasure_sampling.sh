@@ -7,8 +7,8 @@
 need_root
 need_facility bpf-perf-event
 need_facility kallsyms
-"$CW" kmeasure --kernel-backend sampling -f sys:read,k:vfs_read --callees --json "$TMP/k.json" -- "$CW_WL/zero_read" 1 > "$TMP/out.txt"; rc=$?
-cat "$TMP/out.txt"
+"$CW" kmeasure --check-removed --kernel-backend sampling -f sys:read,k:vfs_read --callees --json "$TMP/k.json" -- "$CW_WL/zero_read" 1 > "$TMP/out.txt" 2> "$TMP/err.txt"; rc=$?
+cat "$TMP/out.txt" "$TMP/err.txt"
 [ $rc = 0 ] || fail "kmeasure exited $rc"
 python3 - "$TMP/k.json" <<'PY' || fail "sampled call tree or estimates wrong"
 import json, sys
@@ -33,5 +33,5 @@ assert z and z[0]["frac"] > 0.7, "no /dev/zero read path under vfs_read"
 for c in tree:
     assert c["frac_lo"] <= c["frac"] + 1e-9 and c["frac"] <= c["frac_hi"] + 1e-9, c
 PY
-no_kprogs_left
+removed_ok "$TMP/err.txt"
 exit 0

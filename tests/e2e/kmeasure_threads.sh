@@ -5,8 +5,8 @@
 need_root
 need_facility bpf-tracepoint
 N=8
-"$CW" kmeasure --kernel-backend tracepoint --per-thread -f sys:read,sys:write,sys:clock_nanosleep --json "$TMP/k.json" -- "$CW_WL/pipe_sleep" $N 50 > "$TMP/out.txt"; rc=$?
-cat "$TMP/out.txt"
+"$CW" kmeasure --check-removed --kernel-backend tracepoint --per-thread -f sys:read,sys:write,sys:clock_nanosleep --json "$TMP/k.json" -- "$CW_WL/pipe_sleep" $N 50 > "$TMP/out.txt" 2> "$TMP/err.txt"; rc=$?
+cat "$TMP/out.txt" "$TMP/err.txt"
 [ $rc = 0 ] || fail "kmeasure exited $rc"
 python3 - "$TMP/k.json" $N <<'PY' || fail "per-thread split wrong"
 import json, sys
@@ -23,5 +23,5 @@ for x in (w, s, r):
     assert sum(t["calls"] for t in x["threads"]) == x["completed"]
     assert sum(t["total_ns"] for t in x["threads"]) == x["total_ns"]
 PY
-no_kprogs_left
+removed_ok "$TMP/err.txt"
 exit 0
