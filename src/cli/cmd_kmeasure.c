@@ -249,12 +249,12 @@ int cmd_kmeasure(int argc, char **argv)
 	}
 	double wall = (cw_now_ns() - t0) / 1e9;
 
-	printf("crosswalk kmeasure: pid %d, %.3f s, kernel backend %s%s\n", pid, wall, src->ops->name,
+	printf("crosswalk kmeasure: pid %d, %.3f s, kernel backend %s%s\n", src->pid, wall, src->ops->name,
 	       stop_sig ? " (interrupted)" : "");
 	printf("%-24s %-10s %10s %10s %10s %10s %10s %10s\n", "function", "backend", "calls", "total", "mean",
 	       "on-CPU", "blocked", "runq");
 	if (jf)
-		fprintf(jf, "{\"pid\": %d, \"seconds\": %.6f, \"backend\": \"%s\", \"functions\": [", pid, wall,
+		fprintf(jf, "{\"pid\": %d, \"seconds\": %.6f, \"backend\": \"%s\", \"functions\": [", src->pid, wall,
 			src->ops->name);
 	for (size_t i = 0; i < npts; i++) {
 		struct cw_kresult r;

@@ -733,6 +733,19 @@ uint64_t cw_ksource_sample_period(const struct cw_msource *s)
 	return ((const struct ksrc *)s)->perf_links ? ((const struct ksrc *)s)->period_ns : 0;
 }
 
+static pid_t tgid_of(pid_t pid)
+{
+	char path[64], *st, *t;
+	pid_t tgid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((st = cw_read_file(path, NULL))) {
+		if ((t = strstr(st, "\nTgid:")))
+			tgid = atoi(t + 6);
+		free(st);
+	}
+	return tgid > 0 ? tgid : pid;
+}
+
 struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, size_t errlen)
 {
 	struct ksrc *k;
@@ -774,6 +787,9 @@ struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, si
 		seterr(err, errlen, "loading the kernel-measurement BPF programs: %s", strerror(errno));
 		goto fail;
 	}
+	/* events are filtered by tgid: a thread id given for a process means its whole process */
+	pid = tgid_of(pid);
+	k->pub.pid = pid;
 	if ((e = cw_ksource_add_pid(&k->pub, pid))) {
 		seterr(err, errlen, "adding pid %d to the target set: %s", pid, strerror(-e));
 		goto fail;

@@ -20,7 +20,8 @@
 
 /* Opens a source on PID (and its future children) with BACKEND ("tracepoint", "sampling", "fentry",
  * "kprobe", or NULL for the best this kernel allows: fentry, else kprobe, else sampling, else tracepoint).
- * NULL with a one-line reason in ERR on failure. Close with s->ops->close(s). */
+ * A thread id stands for its whole process (s->pid is then the process id). NULL with a one-line reason in ERR
+ * on failure. Close with s->ops->close(s). */
 struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, size_t errlen);
 
 /* Adds another process to the target set. 0 or -errno. */
