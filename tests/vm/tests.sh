@@ -22,6 +22,21 @@ $CW probe | sed 's/^/CWVM: probe /'
 kpipe=pipe_read
 grep -q ' anon_pipe_read$' /proc/kallsyms && kpipe=anon_pipe_read
 
+# the backends every kernel has, on this older kernel too (CO-RE against 6.1's BTF)
+for b in tracepoint sampling; do
+	t=$b-counts
+	$CW kmeasure --kernel-backend $b -f sys:read,sys:fsync,sys:write --json /tmp/$b.json -- $WL/kfunc_counts $N /tmp/kc.dat > /tmp/$b.txt 2>&1
+	rc=$?
+	sed "s/^/CWVM: $t: /" /tmp/$b.txt
+	sf=$(field sys:fsync calls /tmp/$b.json); sw=$(field sys:write calls /tmp/$b.json); sr=$(field sys:read calls /tmp/$b.json)
+	if [ $rc != 0 ]; then failt $t "kmeasure exited $rc"
+	elif [ "$sf" != $N ]; then failt $t "sys:fsync counted $sf, expected exactly $N"
+	elif [ "$sw" != $((N + 1)) ]; then failt $t "sys:write counted $sw, expected exactly $((N + 1))"
+	elif [ "${sr:-0}" -lt $N ]; then failt $t "sys:read counted $sr, fewer than $N"
+	else pass $t; fi
+	no_progs_left || failt $b-removed "$($CW kmeasure --list-progs) after kmeasure ended"
+done
+
 for b in fentry kprobe; do
 	t=$b-counts
 	if ! $CW probe | grep -Eq "^$b +yes"; then
