@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crosswalk kmeasure -f NAME[,NAME...] (-p PID | -- CMD [ARGS...]) [-d SECONDS]\n"
 		   "                          [--kernel-backend tracepoint|sampling|fentry|kprobe] [--callees]\n"
-		   "                          [--per-thread] [--min-pct PCT] [--json FILE] [--check-removed]\n"
+		   "                          [--per-thread] [--open] [--min-pct PCT] [--json FILE] [--check-removed]\n"
 		   "       crosswalk kmeasure --list-progs\n"
 		   "NAME: sys:SYSCALL (sys:read), k:KERNEL_FUNCTION (k:pipe_read), fault, fault:user, fault:kernel\n");
 }
@@ -99,7 +99,7 @@ int cmd_kmeasure(int argc, char **argv)
 	const char *funcs = NULL, *backend = NULL, *json = NULL;
 	double dur = 0, min_pct = 1.0;
 	pid_t pid = 0, child = 0;
-	int callees = 0, list = 0, per_thread = 0, check = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
+	int callees = 0, list = 0, per_thread = 0, check = 0, open_calls = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
 	struct cw_msource *src = NULL;
 	struct cw_mpoint **pts = NULL;
 	char **names = NULL, *path = NULL, err[512] = "";
@@ -112,6 +112,7 @@ int cmd_kmeasure(int argc, char **argv)
 		{ "json", required_argument, 0, 'j' },	   { "callees", no_argument, 0, 'c' },
 		{ "min-pct", required_argument, 0, 'm' }, { "list-progs", no_argument, 0, 'l' },
 		{ "per-thread", no_argument, 0, 't' }, { "check-removed", no_argument, 0, 'r' },
+		{ "open", no_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },	   { 0 } };
 
 	while ((c = getopt_long(argc, argv, "+f:p:d:b:j:chm:", opts, NULL)) != -1) {
@@ -126,6 +127,7 @@ int cmd_kmeasure(int argc, char **argv)
 		case 'l': list = 1; break;
 		case 't': per_thread = 1; break;
 		case 'r': check = 1; break;
+		case 'o': open_calls = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return ret;
 		}
@@ -196,6 +198,8 @@ int cmd_kmeasure(int argc, char **argv)
 	}
 	if (per_thread)
 		cw_ksource_set_per_thread(src, true);
+	if (open_calls)
+		cw_ksource_include_open(src, true);
 	/* from here every exit path goes through close(): signals only set a flag */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

@@ -11,6 +11,7 @@
 #include "ksys.skel.h"
 #include "kfunc.skel.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <math.h>
@@ -64,6 +65,7 @@ struct ksrc {
 	size_t nstacks, capstacks;
 	const char *unknown; /* name for unsymbolized frames */
 	bool per_thread;
+	bool include_open;
 };
 
 static struct ksrc *K(struct cw_msource *s)
@@ -432,6 +434,66 @@ fail:
 	return NULL;
 }
 
+/* The thread's off-CPU segment in progress at NOW, split asleep / runnable. */
+static void cur_off(const struct cw_kthread *t, uint64_t now, uint64_t *asleep, uint64_t *runq)
+{
+	uint64_t d = t->off_start && now > t->off_start ? now - t->off_start : 0;
+	*asleep = t->off_preempt ? 0 : d;
+	*runq = t->off_preempt ? d : 0;
+}
+
+/* Adds the part of P's time in calls still open at this moment (include_open): the cumulative value stays
+ * monotonic, since a call's open part becomes, the instant it returns, the same completed time. */
+static void add_open(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
+{
+	int tfd = bpf_map__fd(k->skel->maps.threads);
+	uint64_t now = cw_now_ns(); /* CLOCK_MONOTONIC, as bpf_ktime_get_ns */
+	__u32 key, next, *prev = NULL;
+	if (p->kf) {
+		int afd = bpf_map__fd(p->kf->maps.active);
+		while (!bpf_map_get_next_key(afd, prev, &next)) {
+			struct cw_kfactive a;
+			struct cw_kthread t = {};
+			uint64_t as, rq;
+			key = next;
+			prev = &key;
+			if (bpf_map_lookup_elem(afd, &key, &a) || now < a.start)
+				continue;
+			bpf_map_lookup_elem(tfd, &key, &t);
+			cur_off(&t, now, &as, &rq);
+			o->r.incl_ns += now - a.start;
+			if (t.off_acc >= a.off0)
+				o->r.blocked_ns += t.off_acc - a.off0 + as;
+			if (t.rq_acc >= a.rq0)
+				o->runq_ns += t.rq_acc - a.rq0 + rq;
+		}
+		return;
+	}
+	while (!bpf_map_get_next_key(tfd, prev, &next)) {
+		struct cw_kthread t;
+		uint64_t as, rq;
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(tfd, &key, &t))
+			continue;
+		cur_off(&t, now, &as, &rq);
+		if (p->kind == P_SYS) {
+			if (t.sys_nr != p->sys_nr || !t.sys_start || now < t.sys_start)
+				continue;
+			o->r.incl_ns += now - t.sys_start;
+			o->r.blocked_ns += t.off_acc - t.sys_off0 + as;
+			o->runq_ns += t.rq_acc - t.sys_rq0 + rq;
+		} else if (t.off_start && (as || rq)) {
+			/* stack-derived points: a thread off CPU right now under P */
+			if (stack_anchor(p, stack_get(k, t.off_stack)) < 0)
+				continue;
+			o->r.incl_ns += as + rq;
+			o->r.blocked_ns += as;
+			o->runq_ns += rq;
+		}
+	}
+}
+
 static void read_raw(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -480,6 +542,8 @@ static void read_raw(struct ksrc *k, struct cw_mpoint *p, struct cw_kresult *o)
 			o->completed = n;
 		/* handle_mm_fault also runs for get_user_pages (no fault): fine, it is fault-handling work */
 	}
+	if (k->include_open)
+		add_open(k, p, o);
 	uint64_t off = o->r.blocked_ns + o->runq_ns;
 	o->r.oncpu_ns = o->r.incl_ns > off ? o->r.incl_ns - off : 0;
 }
@@ -539,6 +603,18 @@ static int k_reset(struct cw_msource *s, struct cw_mpoint *p)
 		return -EINVAL;
 	read_raw(K(s), p, &p->base);
 	threads_clear(K(s), p);
+	return 0;
+}
+
+int cw_ksource_include_open(struct cw_msource *s, bool on)
+{
+	struct ksrc *k = K(s);
+	if (k->include_open == on)
+		return 0;
+	k->include_open = on;
+	/* the baselines change meaning with it */
+	for (struct cw_mpoint *p = k->points; p; p = p->next)
+		read_raw(k, p, &p->base);
 	return 0;
 }
 
@@ -733,6 +809,53 @@ uint64_t cw_ksource_sample_period(const struct cw_msource *s)
 	return ((const struct ksrc *)s)->perf_links ? ((const struct ksrc *)s)->period_ns : 0;
 }
 
+/* Attaching to a running process: its threads already inside a syscall (a server asleep in epoll_wait, a
+ * reader in read()) would be invisible until that call returns. Seed them as if the call had been entered
+ * now, asleep since now, so that the window's time in it is counted (with include_open, while it lasts; at
+ * its return otherwise). Done after attaching and only for threads with no state yet (BPF_NOEXIST): a thread
+ * that made any event since has exact state of its own. */
+static void seed_threads(struct ksrc *k, pid_t pid)
+{
+	char path[96];
+	struct dirent *de;
+	DIR *d;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d))) {
+		int tid = atoi(de->d_name), nr;
+		char *sc, *st, *p;
+		char state = 0;
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+		sc = cw_read_file(path, NULL);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+		st = cw_read_file(path, NULL);
+		if (st && (p = strrchr(st, ')')) && p[1] == ' ')
+			state = p[2];
+		if (sc && sscanf(sc, "%d", &nr) == 1 && nr >= 0 && nr < CW_KSYS_NR) {
+			uint64_t now = cw_now_ns();
+			bool off = state == 'S' || state == 'D' || state == 'I';
+			struct cw_kthread t = { .sys_nr = nr, .sys_start = now, .off_start = off ? now : 0,
+						.off_stack = CW_KNO_STACK, .off_sys = nr };
+			__u32 key = tid, knr = nr;
+			if (!bpf_map_update_elem(bpf_map__fd(k->skel->maps.threads), &key, &t, BPF_NOEXIST)) {
+				struct cw_ksys_stat ss;
+				int fd = bpf_map__fd(k->skel->maps.sysstats);
+				/* entered is an atomic counter in BPF; this add may race one entry: off by one */
+				if (!bpf_map_lookup_elem(fd, &knr, &ss)) {
+					ss.entered++;
+					bpf_map_update_elem(fd, &knr, &ss, BPF_ANY);
+				}
+			}
+		}
+		free(sc);
+		free(st);
+	}
+	closedir(d);
+}
+
 static pid_t tgid_of(pid_t pid)
 {
 	char path[64], *st, *t;
@@ -798,6 +921,7 @@ struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, si
 		seterr(err, errlen, "attaching to tracepoints (raw_syscalls, sched, exceptions): %s", strerror(-e));
 		goto fail;
 	}
+	seed_threads(k, pid);
 	if (b != KB_TRACEPOINT && sampling_start(k, err, errlen))
 		goto fail;
 	return &k->pub;

@@ -62,6 +62,12 @@ struct cw_kcallee {
 int cw_ksource_callees(struct cw_msource *s, struct cw_mpoint *p, double min_frac, struct cw_kcallee **out,
 		       size_t *n);
 
+/* With ON, results also count the time of calls still in progress at the read (a thread blocked in one long
+ * read(), an event loop in epoll_wait): incl/on-CPU/blocked/runq become cumulative time in the function up to
+ * now, which never decreases (what the walk's experiments need). Off (default): completed calls only, as
+ * struct cw_mresult documents. Calls count entries either way. Baselines are re-taken. 0 or -errno. */
+int cw_ksource_include_open(struct cw_msource *s, bool on);
+
 /* Per-thread results: from this call on, syscalls and the functions timed by fentry/kprobe (faults included)
  * are also kept per thread (completed calls only; sampling estimates have no per-thread split). 0 or -errno. */
 int cw_ksource_set_per_thread(struct cw_msource *s, bool on);
