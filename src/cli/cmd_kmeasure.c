@@ -200,6 +200,8 @@ int cmd_kmeasure(int argc, char **argv)
 		cw_ksource_set_per_thread(src, true);
 	if (open_calls)
 		cw_ksource_include_open(src, true);
+	if (!child)
+		cw_ksource_seed_running(src); /* attached: calls already in progress count from now */
 	/* from here every exit path goes through close(): signals only set a flag */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

@@ -809,7 +809,7 @@ uint64_t cw_ksource_sample_period(const struct cw_msource *s)
 	return ((const struct ksrc *)s)->perf_links ? ((const struct ksrc *)s)->period_ns : 0;
 }
 
-/* Attaching to a running process: its threads already inside a syscall (a server asleep in epoll_wait, a
+/* Attaching to a running process (cw_ksource_seed_running): its threads already inside a syscall (a server asleep in epoll_wait, a
  * reader in read()) would be invisible until that call returns. Seed them as if the call had been entered
  * now, asleep since now, so that the window's time in it is counted (with include_open, while it lasts; at
  * its return otherwise). Done after attaching and only for threads with no state yet (BPF_NOEXIST): a thread
@@ -854,6 +854,12 @@ static void seed_threads(struct ksrc *k, pid_t pid)
 		free(st);
 	}
 	closedir(d);
+}
+
+int cw_ksource_seed_running(struct cw_msource *s)
+{
+	seed_threads(K(s), s->pid);
+	return 0;
 }
 
 static pid_t tgid_of(pid_t pid)
@@ -921,7 +927,6 @@ struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, si
 		seterr(err, errlen, "attaching to tracepoints (raw_syscalls, sched, exceptions): %s", strerror(-e));
 		goto fail;
 	}
-	seed_threads(k, pid);
 	if (b != KB_TRACEPOINT && sampling_start(k, err, errlen))
 		goto fail;
 	return &k->pub;

@@ -68,6 +68,12 @@ int cw_ksource_callees(struct cw_msource *s, struct cw_mpoint *p, double min_fra
  * struct cw_mresult documents. Calls count entries either way. Baselines are re-taken. 0 or -errno. */
 int cw_ksource_include_open(struct cw_msource *s, bool on);
 
+/* When attaching to a process that was already running (not one launched for the measurement): treats its
+ * threads that are inside a syscall right now (asleep in epoll_wait, read...) as having entered it now, so
+ * that the window's time in those calls is counted (they would be invisible until they return). Call once,
+ * right after open. Not for a launched child: it would count the child's wait-to-start call. 0 or -errno. */
+int cw_ksource_seed_running(struct cw_msource *s);
+
 /* Per-thread results: from this call on, syscalls and the functions timed by fentry/kprobe (faults included)
  * are also kept per thread (completed calls only; sampling estimates have no per-thread split). 0 or -errno. */
 int cw_ksource_set_per_thread(struct cw_msource *s, bool on);
