@@ -7,6 +7,7 @@
 
 int cmd_demo(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_kmeasure(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 

@@ -17,6 +17,7 @@ static const struct {
 	{ "demo", cmd_demo, "the bundled demo: a select() server with idle connections, explained, then epoll" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
 	{ "measure", cmd_measure, "time chosen functions of a program: calls, inclusive and self time" },
+	{ "kmeasure", cmd_kmeasure, "time syscalls, page faults and kernel functions of a process" },
 };
 
 static void usage(FILE *f)
