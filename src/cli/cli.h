@@ -5,6 +5,7 @@
 
 #include "util/util.h"
 
+int cmd_callgraph(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 

@@ -14,6 +14,7 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
+	{ "callgraph", cmd_callgraph, "static callees tree of a function: calls, PLT imports, tail calls, syscalls" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
 };
 

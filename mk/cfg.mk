@@ -1,0 +1,25 @@
+# Call graph part (src/cfg): the syscall number -> name table generated from the kernel headers
+# (linux-libc-dev's asm/unistd_64.h), and the cfgtest workload built by gcc and clang at -O0 and -O2 (C and
+# C++) into build/workloads/cfg/ for the unit and end-to-end tests.
+UNISTD_64 ?= $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+
+$(B)/gen/cw_syscall_table.h: $(UNISTD_64) mk/cfg.mk
+	@mkdir -p $(@D)
+	@test -n "$(UNISTD_64)" || { echo "asm/unistd_64.h not found: install linux-libc-dev" >&2; exit 1; }
+	sed -n 's/^#define __NR_\([a-z0-9_]*\)[ \t]\+\([0-9]\+\)$$/[\2] = "\1",/p' $< > $@.tmp
+	test -s $@.tmp && mv $@.tmp $@
+
+$(B)/obj/src/cfg/syscalls.o: $(B)/gen/cw_syscall_table.h
+
+CFG_WL_DIR := $(B)/workloads/cfg
+CFG_WL := $(foreach c,gcc clang,$(foreach o,O0 O2,$(CFG_WL_DIR)/cfgtest-$(c)-$(o) $(CFG_WL_DIR)/cfgvirt-$(c)-$(o)))
+
+all: $(CFG_WL)
+
+$(CFG_WL_DIR)/cfgtest-%: tests/workloads/cfg/cfgtest.c
+	@mkdir -p $(@D)
+	$(word 1,$(subst -, ,$*)) -$(word 2,$(subst -, ,$*)) -g -Wall -o $@ $<
+
+$(CFG_WL_DIR)/cfgvirt-%: tests/workloads/cfg/cfgvirt.cc
+	@mkdir -p $(@D)
+	$(if $(filter gcc,$(word 1,$(subst -, ,$*))),g++,clang++) -$(word 2,$(subst -, ,$*)) -g -Wall -o $@ $<
