@@ -708,6 +708,8 @@ int cw_cfg_decode_all(struct cw_cfg_obj *o, struct cw_cfg_stats *st)
 	struct cw_cfg_stats s = { .funcs = o->nfuncs };
 	for (size_t i = 0; i < o->nfuncs; i++) {
 		cw_cfg_decode_idx(o, i);
+		if (is_cold(o->funcs[i].name))
+			continue; /* its sites are counted with the function it belongs to */
 		s.decoded++;
 		s.insns += o->fs[i].ninsns;
 		s.sites += o->fs[i].n;
@@ -744,12 +746,13 @@ int cw_cfg_callers(struct cw_cfg_obj *o, const struct cw_func *f, const struct c
 	if (!o->callers_built) {
 		cw_cfg_decode_all(o, NULL);
 		size_t cnt = 0, k = 0;
+		/* a .cold part's sites are listed again with the function it belongs to, which is the caller */
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n; j++)
+			for (size_t j = 0; j < o->fs[i].n && !is_cold(o->funcs[i].name); j++)
 				cnt += o->fs[i].sites[j].kind == CW_SITE_CALL;
 		struct cref *v = cw_calloc(cnt ? cnt : 1, sizeof(*v));
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n; j++)
+			for (size_t j = 0; j < o->fs[i].n && !is_cold(o->funcs[i].name); j++)
 				if (o->fs[i].sites[j].kind == CW_SITE_CALL)
 					v[k++] = (struct cref){ o->fs[i].sites[j].target,
 								{ &o->funcs[i], &o->fs[i].sites[j] } };

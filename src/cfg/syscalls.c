@@ -23,7 +23,7 @@ static const struct {
 static const char *const unimplemented[] = {
 	"_sysctl",  "create_module", "get_kernel_syms", "query_module", "nfsservctl",	  "getpmsg",
 	"putpmsg",  "afs_syscall",   "tuxcall",		"security",	"epoll_ctl_old", "epoll_wait_old",
-	"vserver",
+	"vserver",  "lookup_dcookie", /* removed in Linux 6.10 */
 };
 
 static char entries[NNAMES][48];

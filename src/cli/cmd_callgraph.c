@@ -285,7 +285,7 @@ int cmd_callgraph(int argc, char **argv)
 	if (optind < argc)
 		bin = argv[optind++];
 	if (optind < argc || !pid == !bin) {
-		usage(stderr);
+		cw_err("give exactly one target: a BINARY or -p PID (see 'crosswalk callgraph --help')");
 		return CW_EXIT_USAGE;
 	}
 	c.g = cw_cfg_new(NULL);

@@ -1,6 +1,6 @@
 /* cfgtest: a program with a known call structure for the call graph tests (tests/unit/test_cfg.c,
  * tests/e2e/callgraph.sh), built by gcc and clang at -O0 and -O2 (mk/cfg.mk): direct calls, a function
- * pointer call, a tail call, a switch, PLT calls to libc wrappers, syscall() and a raw syscall instruction. */
+ * pointer call, a tail call, a switch, a .cold part, PLT calls to libc wrappers, syscall() and a raw syscall instruction. */
 #include <stdio.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
@@ -70,6 +70,21 @@ KEEP int sw(int x)
 	return sink;
 }
 
+/* a cold callee: gcc -O2 moves the unlikely branch into check.cold, whose sites are check's */
+KEEP __attribute__((cold)) void rare(int x)
+{
+	sink = x;
+}
+
+KEEP int check(int x)
+{
+	if (x == 12345) {
+		rare(x);
+		puts("rare");
+	}
+	return x + 1;
+}
+
 KEEP int io(void)
 {
 	char buf[8];
@@ -87,6 +102,7 @@ int main(int argc, char **argv)
 	s += (int)raw_getpid();
 	s += (int)via_syscall();
 	s += sw(argc);
+	s += check(argc);
 	s += io();
 	return s == 12345;
 }
