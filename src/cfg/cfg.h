@@ -97,6 +97,17 @@ int cw_cfg_scope_resolve(const struct cw_cfg_scope *sc, const struct cw_cfg_obj 
 int cw_cfg_scope_func_at(const struct cw_cfg_scope *sc, uint64_t addr, struct cw_cfg_obj **obj,
 			 const struct cw_func **f);
 
+/* A function named the way crosswalk's commands name them: NAME (searched in scope order, the executable
+ * first; "main" also finds a stripped executable's main), OBJECT:NAME (OBJECT a path, basename or soname:
+ * "libc.so.6:read"), or 0xADDR (a runtime address in a process scope, else an ELF vaddr of the first
+ * object). -ENOENT when none, -EINVAL for a malformed address. */
+int cw_cfg_scope_find(const struct cw_cfg_scope *sc, const char *spec, struct cw_cfg_obj **obj,
+		      const struct cw_func **f);
+/* The inverse: "NAME" for a function of the scope's first object (the executable), else "SONAME:NAME";
+ * truncated to LEN. */
+void cw_cfg_scope_spec(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *o, const struct cw_func *f,
+		       char *buf, size_t len);
+
 /* May F reach a syscall instruction, itself or through callees (direct, tail, and with a scope, imports)
  * within MAX_DEPTH call levels (0: F only)? Breadth-first, so the result is a shallowest one. Returns 1 and
  * fills OUT when it does, 0 when it does not (indirect sites are not followed), or a negative errno. */

@@ -242,6 +242,70 @@ int cw_cfg_scope_func_at(const struct cw_cfg_scope *sc, uint64_t addr, struct cw
 	return -ENOENT;
 }
 
+static const char *base_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* Does the first L bytes of SPEC name O: its basename, soname, or a path to the same file (objects are
+ * kept under their canonical path: /lib/x86_64-linux-gnu/libc.so.6 is /usr/lib/x86_64-linux-gnu/...)? */
+static bool names_obj(const struct cw_cfg_obj *o, const char *spec, size_t l)
+{
+	const char *b = base_of(o->path), *so = cw_cfg_obj_soname(o);
+	char path[PATH_MAX], real[PATH_MAX];
+	if ((strlen(b) == l && !strncmp(b, spec, l)) || (strlen(so) == l && !strncmp(so, spec, l)))
+		return true;
+	if (l >= sizeof(path) || !memchr(spec, '/', l))
+		return false;
+	memcpy(path, spec, l);
+	path[l] = 0;
+	return realpath(path, real) && !strcmp(real, o->path);
+}
+
+int cw_cfg_scope_find(const struct cw_cfg_scope *sc, const char *spec, struct cw_cfg_obj **obj,
+		      const struct cw_func **f)
+{
+	if (!sc->n)
+		return -ENOENT;
+	if (!strncmp(spec, "0x", 2)) {
+		char *end;
+		errno = 0;
+		uint64_t a = strtoull(spec, &end, 16);
+		if (*end || errno || end == spec + 2)
+			return -EINVAL;
+		if (sc->v[0].hi) /* a process scope: runtime addresses */
+			return cw_cfg_scope_func_at(sc, a, obj, f);
+		*obj = sc->v[0].o;
+		return cw_cfg_func_at(*obj, a, f);
+	}
+	const char *colon = strrchr(spec, ':');
+	for (size_t i = 0; i < sc->n; i++) {
+		struct cw_cfg_obj *o = sc->v[i].o;
+		const char *name = spec;
+		if (colon) {
+			if (!names_obj(o, spec, colon - spec))
+				continue;
+			name = colon + 1;
+		}
+		/* main through _start only for the executable: a library's entry point is no _start */
+		if ((i == 0 && !strcmp(name, "main") && !cw_cfg_main(o, f)) || !cw_cfg_func(o, name, f)) {
+			*obj = o;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void cw_cfg_scope_spec(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *o, const struct cw_func *f,
+		       char *buf, size_t len)
+{
+	if (sc->n && sc->v[0].o == o)
+		snprintf(buf, len, "%s", f->name);
+	else
+		snprintf(buf, len, "%s:%s", cw_cfg_obj_soname(o), f->name);
+}
+
 /* ---- main ---- */
 
 int cw_cfg_main(struct cw_cfg_obj *o, const struct cw_func **f)

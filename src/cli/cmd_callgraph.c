@@ -25,7 +25,7 @@ struct cg {
 	struct cw_cfg *g;
 	struct cw_cfg_scope *sc;
 	FILE *out;
-	bool json, pid;
+	bool json;
 	int max_depth;
 	/* functions already expanded (so that a shared callee is printed once), and the current path */
 	struct done {
@@ -192,44 +192,6 @@ static void print_func(struct cg *c, struct cw_cfg_obj *o, const struct cw_func 
 	c->npath--;
 }
 
-/* The root function: NAME in scope order, OBJ:NAME, or an address. */
-static int find_root(struct cg *c, const char *spec, struct cw_cfg_obj **o, const struct cw_func **f)
-{
-	char *end;
-	if (!spec) {
-		*o = cw_cfg_scope_obj(c->sc, 0, NULL);
-		return cw_cfg_main(*o, f);
-	}
-	if (!strncmp(spec, "0x", 2)) {
-		uint64_t a = strtoull(spec, &end, 16);
-		if (*end)
-			return -EINVAL;
-		if (c->pid)
-			return cw_cfg_scope_func_at(c->sc, a, o, f);
-		*o = cw_cfg_scope_obj(c->sc, 0, NULL);
-		return cw_cfg_func_at(*o, a, f);
-	}
-	const char *colon = strrchr(spec, ':');
-	for (size_t i = 0; i < cw_cfg_scope_count(c->sc); i++) {
-		*o = cw_cfg_scope_obj(c->sc, i, NULL);
-		const char *name = spec;
-		if (colon) {
-			const char *p = cw_cfg_obj_path(*o), *b = basename_of(p), *so = cw_cfg_obj_soname(*o);
-			size_t l = colon - spec;
-			bool match = (strlen(p) == l && !strncmp(p, spec, l)) || (strlen(b) == l && !strncmp(b, spec, l)) ||
-				     (strlen(so) == l && !strncmp(so, spec, l));
-			if (!match)
-				continue;
-			name = colon + 1;
-		}
-		if (!strcmp(name, "main") && !cw_cfg_main(*o, f))
-			return 0;
-		if (!cw_cfg_func(*o, name, f))
-			return 0;
-	}
-	return -ENOENT;
-}
-
 static int stats(struct cg *c, struct cw_cfg_obj *o)
 {
 	struct cw_cfg_stats st;
@@ -290,7 +252,6 @@ int cmd_callgraph(int argc, char **argv)
 	}
 	c.g = cw_cfg_new(NULL);
 	if (pid) {
-		c.pid = true;
 		err = cw_proc_maps_read((pid_t)pid, &maps);
 		if (err) {
 			cw_err("process %ld: cannot read its maps: %s", pid, strerror(-err));
@@ -310,7 +271,7 @@ int cmd_callgraph(int argc, char **argv)
 	}
 	struct cw_cfg_obj *o;
 	const struct cw_func *f;
-	err = find_root(&c, func, &o, &f);
+	err = func ? cw_cfg_scope_find(c.sc, func, &o, &f) : cw_cfg_main(o = cw_cfg_scope_obj(c.sc, 0, NULL), &f);
 	if (err) {
 		cw_err("function '%s' not found in %s%s", func ? func : "main",
 		       cw_cfg_obj_path(cw_cfg_scope_obj(c.sc, 0, NULL)),

@@ -263,6 +263,24 @@ static void scopes(void **state)
 	assert_int_equal(r.site->nr, 39);
 	assert_int_equal(cw_cfg_func(o, "leaf", &lf), 0);
 	assert_int_equal(cw_cfg_reaches_syscall(o, sc, lf, 5, &r), 0);
+	/* names as the commands write them, and back */
+	char spec[256];
+	assert_int_equal(cw_cfg_scope_find(sc, "leaf", &lib, &f), 0);
+	assert_ptr_equal(f, lf);
+	cw_cfg_scope_spec(sc, lib, f, spec, sizeof(spec));
+	assert_string_equal(spec, "leaf");
+	assert_int_equal(cw_cfg_scope_find(sc, "libc.so.6:fsync", &lib, &f), 0);
+	cw_cfg_scope_spec(sc, lib, f, spec, sizeof(spec));
+	assert_string_equal(spec, "libc.so.6:fsync");
+	assert_int_equal(cw_cfg_scope_find(sc, "/lib/x86_64-linux-gnu/libc.so.6:fsync", &lib, &f), 0);
+	assert_int_equal(cw_cfg_scope_find(sc, "fsync", &lib, &f), 0); /* not in the exe: libc's */
+	assert_string_equal(cw_cfg_obj_soname(lib), "libc.so.6");
+	char addr[32];
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)lf->start + 1);
+	assert_int_equal(cw_cfg_scope_find(sc, addr, &lib, &f), 0);
+	assert_ptr_equal(f, lf);
+	assert_int_equal(cw_cfg_scope_find(sc, "0xzz", &lib, &f), -EINVAL);
+	assert_int_equal(cw_cfg_scope_find(sc, "nolib.so:leaf", &lib, &f), -ENOENT);
 	cw_cfg_scope_free(sc);
 
 	/* this process: the executable first, libc resolving read, biases that give runtime addresses */
