@@ -23,3 +23,20 @@ $(CFG_WL_DIR)/cfgtest-%: tests/workloads/cfg/cfgtest.c
 $(CFG_WL_DIR)/cfgvirt-%: tests/workloads/cfg/cfgvirt.cc
 	@mkdir -p $(@D)
 	$(if $(filter gcc,$(word 1,$(subst -, ,$*))),g++,clang++) -$(word 2,$(subst -, ,$*)) -g -Wall -o $@ $<
+
+# The fuzzer: src/cfg, src/sym and src/util rebuilt with clang -fsanitize=fuzzer,address; seeds are the
+# workloads (with symbols and stripped) and a small stripped Debian binary.
+FUZZ_CFG_SRCS := tests/fuzz/fuzz_cfg.c $(wildcard src/cfg/*.c) $(wildcard src/sym/*.c) src/util/util.c
+.PHONY: fuzz-cfg
+fuzz-cfg: $(B)/fuzz/fuzz_cfg $(B)/fuzz/corpus-cfg/.done
+
+$(B)/fuzz/fuzz_cfg: $(FUZZ_CFG_SRCS) $(wildcard src/cfg/*.h src/sym/*.h) $(B)/gen/cw_syscall_table.h
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -I$(B) -fsanitize=fuzzer,address -o $@ $(FUZZ_CFG_SRCS) -lZydis -lbpf -lelf -lz
+
+$(B)/fuzz/corpus-cfg/.done: $(CFG_WL_DIR)/cfgtest-gcc-O2 $(CFG_WL_DIR)/cfgtest-clang-O0
+	@mkdir -p $(@D)
+	strip --strip-all -o $(@D)/cfgtest-stripped $(CFG_WL_DIR)/cfgtest-gcc-O2
+	cp $(CFG_WL_DIR)/cfgtest-clang-O0 $(@D)/cfgtest-symtab
+	cp /usr/bin/true $(@D)/true
+	touch $@

@@ -126,7 +126,8 @@ static void load_dynamic(struct cw_cfg_obj *o)
 		size_t esz;
 		if (!d)
 			continue;
-		if (sh.sh_type == SHT_DYNAMIC && (esz = gelf_fsize(o->elf, ELF_T_DYN, 1, EV_CURRENT))) {
+		/* the first of each: a crafted file may have several */
+		if (sh.sh_type == SHT_DYNAMIC && !o->needed && (esz = gelf_fsize(o->elf, ELF_T_DYN, 1, EV_CURRENT))) {
 			size_t n = d->d_size / esz;
 			o->needed = cw_calloc(n + 1, sizeof(*o->needed));
 			for (size_t i = 0; i < n; i++) {
@@ -145,7 +146,7 @@ static void load_dynamic(struct cw_cfg_obj *o)
 				else if (dyn.d_tag == DT_RPATH)
 					o->rpath = s;
 			}
-		} else if (sh.sh_type == SHT_DYNSYM && (esz = gelf_fsize(o->elf, ELF_T_SYM, 1, EV_CURRENT))) {
+		} else if (sh.sh_type == SHT_DYNSYM && !o->exports && (esz = gelf_fsize(o->elf, ELF_T_SYM, 1, EV_CURRENT))) {
 			size_t n = d->d_size / esz;
 			o->exports = cw_calloc(n, sizeof(*o->exports));
 			for (size_t i = 1; i < n; i++) {
@@ -230,6 +231,8 @@ int cw_cfg_open(struct cw_cfg *g, const char *path, struct cw_cfg_obj **out)
 	*out = NULL;
 	if (!realpath(path, real) || stat(real, &st))
 		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOEXEC; /* a DT_NEEDED of /dev/zero must not be read */
 	for (struct cw_cfg_obj *o = g->objs; o; o = o->next)
 		if (o->dev == st.st_dev && o->ino == st.st_ino && !strcmp(o->path, real)) {
 			*out = o;
