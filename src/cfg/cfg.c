@@ -36,6 +36,7 @@ static void obj_free(struct cw_cfg_obj *o)
 	free(o->segs);
 	free(o->callers);
 	free(o->caller_tgt);
+	free(o->imports);
 	if (o->elf)
 		elf_end(o->elf);
 	if (o->fd >= 0)
@@ -332,7 +333,7 @@ int cw_cfg_func_at(struct cw_cfg_obj *o, uint64_t vaddr, const struct cw_func **
 
 /* ---- decoding ---- */
 
-static bool is_cold(const char *name)
+bool cw_cfg_is_cold(const char *name)
 {
 	const char *c = strstr(name, ".cold");
 	return c && (c[5] == 0 || c[5] == '.');
@@ -486,7 +487,7 @@ static bool classify_direct(struct cw_cfg_obj *o, const struct sweep *w, uint64_
 		return true;
 	}
 	ssize_t i = func_idx_le(o, t);
-	if (i >= 0 && !call && is_cold(o->funcs[i].name)) {
+	if (i >= 0 && !call && cw_cfg_is_cold(o->funcs[i].name)) {
 		*cold = i;
 		return false;
 	}
@@ -711,7 +712,7 @@ int cw_cfg_decode_all(struct cw_cfg_obj *o, struct cw_cfg_stats *st)
 	struct cw_cfg_stats s = { .funcs = o->nfuncs };
 	for (size_t i = 0; i < o->nfuncs; i++) {
 		cw_cfg_decode_idx(o, i);
-		if (is_cold(o->funcs[i].name))
+		if (cw_cfg_is_cold(o->funcs[i].name))
 			continue; /* its sites are counted with the function it belongs to */
 		s.decoded++;
 		s.insns += o->fs[i].ninsns;
@@ -751,11 +752,11 @@ int cw_cfg_callers(struct cw_cfg_obj *o, const struct cw_func *f, const struct c
 		size_t cnt = 0, k = 0;
 		/* a .cold part's sites are listed again with the function it belongs to, which is the caller */
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n && !is_cold(o->funcs[i].name); j++)
+			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_cold(o->funcs[i].name); j++)
 				cnt += o->fs[i].sites[j].kind == CW_SITE_CALL;
 		struct cref *v = cw_calloc(cnt ? cnt : 1, sizeof(*v));
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n && !is_cold(o->funcs[i].name); j++)
+			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_cold(o->funcs[i].name); j++)
 				if (o->fs[i].sites[j].kind == CW_SITE_CALL)
 					v[k++] = (struct cref){ o->fs[i].sites[j].target,
 								{ &o->funcs[i], &o->fs[i].sites[j] } };

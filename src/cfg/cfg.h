@@ -97,6 +97,17 @@ int cw_cfg_scope_resolve(const struct cw_cfg_scope *sc, const struct cw_cfg_obj 
 int cw_cfg_scope_func_at(const struct cw_cfg_scope *sc, uint64_t addr, struct cw_cfg_obj **obj,
 			 const struct cw_func **f);
 
+/* Callers of F (of object O) across the scope: those inside O (cw_cfg_callers) and the import sites of
+ * the other objects whose symbol resolves to F under any of its exported names (read, __read, ...).
+ * Decodes every object of the scope on first use. *OUT is malloc'd (the caller frees it). */
+struct cw_cfg_xcaller {
+	struct cw_cfg_obj *obj;
+	const struct cw_func *func;
+	const struct cw_site *site;
+};
+int cw_cfg_scope_callers(const struct cw_cfg_scope *sc, struct cw_cfg_obj *o, const struct cw_func *f,
+			 struct cw_cfg_xcaller **out, size_t *n);
+
 /* A function named the way crosswalk's commands name them: NAME (searched in scope order, the executable
  * first; "main" also finds a stripped executable's main), OBJECT:NAME (OBJECT a path, basename or soname:
  * "libc.so.6:read"), or 0xADDR (a runtime address in a process scope, else an ELF vaddr of the first

@@ -53,7 +53,16 @@ struct cw_cfg_obj {
 	struct cw_caller *callers; /* sorted by target, parallel to caller_tgt */
 	uint64_t *caller_tgt;
 	size_t ncallers;
+	struct cfg_import *imports; /* every import site, sorted by symbol (built by cw_cfg_scope_callers) */
+	size_t nimports;
+	bool imports_built;
 	struct cw_cfg_obj *next;
+};
+
+struct cfg_import {
+	const char *name;
+	size_t func; /* index in funcs */
+	const struct cw_site *site;
 };
 
 struct cw_cfg {
@@ -66,5 +75,7 @@ struct cw_cfg {
 const uint8_t *cw_cfg_code(const struct cw_cfg_obj *o, uint64_t v, size_t *avail);
 ssize_t cw_cfg_func_idx(const struct cw_cfg_obj *o, uint64_t start); /* exact start, or -1 */
 int cw_cfg_decode_idx(struct cw_cfg_obj *o, size_t i);
+/* A gcc .cold part ("main.cold", "f.part.0.cold.1"): code of another function, not a function. */
+bool cw_cfg_is_cold(const char *name);
 
 #endif

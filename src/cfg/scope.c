@@ -306,6 +306,91 @@ void cw_cfg_scope_spec(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *o
 		snprintf(buf, len, "%s:%s", cw_cfg_obj_soname(o), f->name);
 }
 
+/* ---- callers across objects ---- */
+
+static int import_cmp(const void *a, const void *b)
+{
+	const struct cfg_import *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+	return d ? d : (x->site->addr > y->site->addr) - (x->site->addr < y->site->addr);
+}
+
+static void build_imports(struct cw_cfg_obj *o)
+{
+	size_t cap = 0;
+	cw_cfg_decode_all(o, NULL);
+	for (size_t i = 0; i < o->nfuncs; i++) {
+		if (cw_cfg_is_cold(o->funcs[i].name))
+			continue; /* listed with the function they belong to */
+		for (size_t k = 0; k < o->fs[i].n; k++) {
+			const struct cw_site *s = &o->fs[i].sites[k];
+			if (s->kind != CW_SITE_IMPORT)
+				continue;
+			if (o->nimports == cap) {
+				cap = cap ? 2 * cap : 64;
+				o->imports = cw_realloc(o->imports, cap * sizeof(*o->imports));
+			}
+			o->imports[o->nimports++] = (struct cfg_import){ s->callee, i, s };
+		}
+	}
+	qsort(o->imports, o->nimports, sizeof(*o->imports), import_cmp);
+	o->imports_built = true;
+}
+
+static void xadd(struct cw_cfg_xcaller **v, size_t *n, size_t *cap, struct cw_cfg_xcaller x)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = cw_realloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = x;
+}
+
+int cw_cfg_scope_callers(const struct cw_cfg_scope *sc, struct cw_cfg_obj *o, const struct cw_func *f,
+			 struct cw_cfg_xcaller **out, size_t *n)
+{
+	const struct cw_caller *loc;
+	size_t nloc, cap = 0;
+	*out = NULL;
+	*n = 0;
+	int err = cw_cfg_callers(o, f, &loc, &nloc);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nloc; i++)
+		xadd(out, n, &cap, (struct cw_cfg_xcaller){ o, loc[i].func, loc[i].site });
+	/* the exported names of F: an importer may use any alias */
+	for (size_t e = 0; e < o->nexports; e++) {
+		const struct cw_func *ef;
+		const char *name = o->exports[e];
+		if (cw_cfg_func(o, name, &ef) || ef->start != f->start)
+			continue;
+		for (size_t i = 0; i < sc->n; i++) {
+			struct cw_cfg_obj *x = sc->v[i].o, *def;
+			const struct cw_func *df;
+			if (x == o)
+				continue;
+			if (!x->imports_built)
+				build_imports(x);
+			/* interposition: the name must resolve to O for this importer */
+			if (cw_cfg_scope_resolve(sc, x, name, &def, &df) || def != o)
+				continue;
+			struct cfg_import key = { name, 0, NULL };
+			size_t lo = 0, hi = x->nimports;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (strcmp(x->imports[mid].name, key.name) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < x->nimports && !strcmp(x->imports[lo].name, name); lo++)
+				xadd(out, n, &cap,
+				     (struct cw_cfg_xcaller){ x, &x->funcs[x->imports[lo].func], x->imports[lo].site });
+		}
+	}
+	return 0;
+}
+
 /* ---- main ---- */
 
 int cw_cfg_main(struct cw_cfg_obj *o, const struct cw_func **f)

@@ -281,6 +281,24 @@ static void scopes(void **state)
 	assert_ptr_equal(f, lf);
 	assert_int_equal(cw_cfg_scope_find(sc, "0xzz", &lib, &f), -EINVAL);
 	assert_int_equal(cw_cfg_scope_find(sc, "nolib.so:leaf", &lib, &f), -ENOENT);
+	/* who calls libc's puts: the workload's io and check (its .cold part at gcc -O2), through the PLT */
+	struct cw_cfg_xcaller *xc;
+	size_t nx;
+	assert_int_equal(cw_cfg_scope_find(sc, "libc.so.6:puts", &lib, &f), 0);
+	assert_int_equal(cw_cfg_scope_callers(sc, lib, f, &xc, &nx), 0);
+	size_t from_exe = 0;
+	bool io_seen = false, check_seen = false;
+	for (size_t i = 0; i < nx; i++) {
+		if (xc[i].obj != o)
+			continue;
+		from_exe++;
+		io_seen |= !strcmp(xc[i].func->name, "io");
+		check_seen |= !strcmp(xc[i].func->name, "check");
+		assert_int_equal(xc[i].site->kind, CW_SITE_IMPORT);
+	}
+	assert_int_equal(from_exe, 2);
+	assert_true(io_seen && check_seen);
+	free(xc);
 	cw_cfg_scope_free(sc);
 
 	/* this process: the executable first, libc resolving read, biases that give runtime addresses */
