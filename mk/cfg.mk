@@ -40,3 +40,14 @@ $(B)/fuzz/corpus-cfg/.done: $(CFG_WL_DIR)/cfgtest-gcc-O2 $(CFG_WL_DIR)/cfgtest-c
 	cp $(CFG_WL_DIR)/cfgtest-clang-O0 $(@D)/cfgtest-symtab
 	cp /usr/bin/true $(@D)/true
 	touch $@
+
+# A library calling its own export through the PLT, and an executable interposing that export.
+CFG_WL += $(CFG_WL_DIR)/libcfglib.so $(CFG_WL_DIR)/cfginterpose
+all: $(CFG_WL_DIR)/libcfglib.so $(CFG_WL_DIR)/cfginterpose
+
+$(CFG_WL_DIR)/libcfglib.so: tests/workloads/cfg/cfglib.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fPIC -shared -Wall -o $@ $<
+
+$(CFG_WL_DIR)/cfginterpose: tests/workloads/cfg/cfginterpose.c $(CFG_WL_DIR)/libcfglib.so
+	$(CC) -O2 -g -Wall -rdynamic -o $@ $< -L$(CFG_WL_DIR) -lcfglib -Wl,--enable-new-dtags,-rpath,'$$ORIGIN'

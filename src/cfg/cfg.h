@@ -89,16 +89,17 @@ void cw_cfg_scope_free(struct cw_cfg_scope *sc); /* accepts NULL */
 size_t cw_cfg_scope_count(const struct cw_cfg_scope *sc);
 /* The I-th object and its load bias (runtime address = ELF vaddr + bias; 0 for cw_cfg_scope_exe). */
 struct cw_cfg_obj *cw_cfg_scope_obj(const struct cw_cfg_scope *sc, size_t i, uint64_t *bias);
-/* The object defining NAME, in scope order (the first that has a function of that name, the importing
- * object itself excluded when EXCEPT is not NULL); -ENOENT when none. */
-int cw_cfg_scope_resolve(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *except, const char *name,
-			 struct cw_cfg_obj **obj, const struct cw_func **f);
+/* The object defining NAME as ld.so binds an import of it: the first in scope order that exports a function
+ * of that name, the importing object included in its place (a library calling its own exported function
+ * through its PLT gets its own unless the executable or an earlier library interposes); -ENOENT when none. */
+int cw_cfg_scope_resolve(const struct cw_cfg_scope *sc, const char *name, struct cw_cfg_obj **obj,
+			 const struct cw_func **f);
 /* The function covering a runtime address. */
 int cw_cfg_scope_func_at(const struct cw_cfg_scope *sc, uint64_t addr, struct cw_cfg_obj **obj,
 			 const struct cw_func **f);
 
 /* Callers of F (of object O) across the scope: those inside O (cw_cfg_callers) and the import sites of
- * the other objects whose symbol resolves to F under any of its exported names (read, __read, ...).
+ * every object (O's own PLT calls included) that bind to F under any of its exported names (read, __read).
  * Decodes every object of the scope on first use. *OUT is malloc'd (the caller frees it). */
 struct cw_cfg_xcaller {
 	struct cw_cfg_obj *obj;

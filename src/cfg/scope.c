@@ -218,12 +218,12 @@ static bool exports(const struct cw_cfg_obj *o, const char *name)
 	return bsearch(&name, o->exports, o->nexports, sizeof(*o->exports), name_cmp) != NULL;
 }
 
-int cw_cfg_scope_resolve(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *except, const char *name,
-			 struct cw_cfg_obj **obj, const struct cw_func **f)
+int cw_cfg_scope_resolve(const struct cw_cfg_scope *sc, const char *name, struct cw_cfg_obj **obj,
+			 const struct cw_func **f)
 {
 	for (size_t i = 0; i < sc->n; i++) {
 		struct cw_cfg_obj *o = sc->v[i].o;
-		if (o == except || !exports(o, name) || cw_cfg_func(o, name, f))
+		if (!exports(o, name) || cw_cfg_func(o, name, f))
 			continue;
 		*obj = o;
 		return 0;
@@ -367,12 +367,10 @@ int cw_cfg_scope_callers(const struct cw_cfg_scope *sc, struct cw_cfg_obj *o, co
 		for (size_t i = 0; i < sc->n; i++) {
 			struct cw_cfg_obj *x = sc->v[i].o, *def;
 			const struct cw_func *df;
-			if (x == o)
-				continue;
 			if (!x->imports_built)
 				build_imports(x);
 			/* interposition: the name must resolve to O for this importer */
-			if (cw_cfg_scope_resolve(sc, x, name, &def, &df) || def != o)
+			if (cw_cfg_scope_resolve(sc, name, &def, &df) || def != o)
 				continue;
 			struct cfg_import key = { name, 0, NULL };
 			size_t lo = 0, hi = x->nimports;
@@ -466,7 +464,7 @@ int cw_cfg_reaches_syscall(struct cw_cfg_obj *o, const struct cw_cfg_scope *sc, 
 			ssize_t ti = -1;
 			if (s->kind == CW_SITE_CALL)
 				ti = cw_cfg_func_idx(e.o, s->target);
-			else if (s->kind == CW_SITE_IMPORT && sc && !cw_cfg_scope_resolve(sc, e.o, s->callee, &to, &tf))
+			else if (s->kind == CW_SITE_IMPORT && sc && !cw_cfg_scope_resolve(sc, s->callee, &to, &tf))
 				ti = cw_cfg_func_idx(to, tf->start);
 			if (ti < 0)
 				continue;

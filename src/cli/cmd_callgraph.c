@@ -73,7 +73,7 @@ static const struct cw_func *site_callee(struct cg *c, struct cw_cfg_obj *o, con
 	*to = o;
 	if (s->kind == CW_SITE_CALL && !cw_cfg_func_at(o, s->target, &f) && f->start == s->target)
 		return f;
-	if (s->kind == CW_SITE_IMPORT && !cw_cfg_scope_resolve(c->sc, o, s->callee, to, &f))
+	if (s->kind == CW_SITE_IMPORT && !cw_cfg_scope_resolve(c->sc, s->callee, to, &f))
 		return f;
 	return NULL;
 }

@@ -244,9 +244,9 @@ static void scopes(void **state)
 	assert_true(cw_cfg_scope_count(sc) >= 2); /* the exe, libc, ld.so */
 	o = cw_cfg_scope_obj(sc, 0, NULL);
 	assert_string_equal(cw_cfg_obj_soname(cw_cfg_scope_obj(sc, 1, NULL)), "libc.so.6");
-	assert_int_equal(cw_cfg_scope_resolve(sc, o, "puts", &lib, &f), 0);
+	assert_int_equal(cw_cfg_scope_resolve(sc, "puts", &lib, &f), 0);
 	assert_string_equal(cw_cfg_obj_soname(lib), "libc.so.6");
-	assert_int_equal(cw_cfg_scope_resolve(sc, o, "no_such_function_here", &lib, &f), -ENOENT);
+	assert_int_equal(cw_cfg_scope_resolve(sc, "no_such_function_here", &lib, &f), -ENOENT);
 	/* io -> read@plt -> libc read, which has the syscall: depth 1; not without the scope */
 	assert_int_equal(cw_cfg_func(o, "io", &io), 0);
 	assert_int_equal(cw_cfg_reaches_syscall(o, sc, io, 3, &r), 1);
@@ -310,7 +310,7 @@ static void scopes(void **state)
 	assert_true(l > 0);
 	exe[l] = 0;
 	assert_string_equal(cw_cfg_obj_path(cw_cfg_scope_obj(sc, 0, NULL)), exe);
-	assert_int_equal(cw_cfg_scope_resolve(sc, NULL, "read", &lib, &f), 0);
+	assert_int_equal(cw_cfg_scope_resolve(sc, "read", &lib, &f), 0);
 	assert_string_equal(cw_cfg_obj_soname(lib), "libc.so.6");
 	uint64_t bias = 1;
 	for (size_t i = 0; i < cw_cfg_scope_count(sc); i++)
@@ -323,6 +323,49 @@ static void scopes(void **state)
 	assert_int_equal(f->start + bias, (uint64_t)(uintptr_t)rd);
 	cw_cfg_scope_free(sc);
 	cw_proc_maps_free(&m);
+	cw_cfg_free(g);
+}
+
+/* ld.so's binding: a library's PLT call to its own export binds to itself, unless the executable (exported
+ * with -rdynamic) interposes; the library is found through RUNPATH $ORIGIN. */
+static void interposition(void **state)
+{
+	char path[4200];
+	struct cw_cfg *g = cw_cfg_new(NULL);
+	struct cw_cfg_scope *sc;
+	struct cw_cfg_obj *o, *lib, *def;
+	const struct cw_func *f;
+	struct cw_cfg_xcaller *xc;
+	size_t nx;
+	wl(path, sizeof(path), "libcfglib.so");
+	assert_int_equal(cw_cfg_scope_exe(g, path, &sc), 0);
+	lib = cw_cfg_scope_obj(sc, 0, NULL);
+	expect(lib, "api_a", "import api_b");
+	assert_int_equal(cw_cfg_scope_resolve(sc, "api_b", &def, &f), 0);
+	assert_ptr_equal(def, lib);
+	cw_cfg_scope_free(sc);
+
+	wl(path, sizeof(path), "cfginterpose");
+	assert_int_equal(cw_cfg_scope_exe(g, path, &sc), 0);
+	o = cw_cfg_scope_obj(sc, 0, NULL);
+	assert_ptr_equal(cw_cfg_scope_obj(sc, 1, NULL), lib); /* DT_NEEDED order: libcfglib.so, then libc */
+	assert_string_equal(cw_cfg_obj_soname(cw_cfg_scope_obj(sc, 2, NULL)), "libc.so.6");
+	assert_int_equal(cw_cfg_scope_resolve(sc, "api_b", &def, &f), 0);
+	assert_ptr_equal(def, o);
+	assert_int_equal(cw_cfg_scope_resolve(sc, "api_a", &def, &f), 0);
+	assert_ptr_equal(def, lib);
+	/* the exe's api_b is called from the library; the library's api_b from nobody in this scope */
+	assert_int_equal(cw_cfg_func(o, "api_b", &f), 0);
+	assert_int_equal(cw_cfg_scope_callers(sc, o, f, &xc, &nx), 0);
+	assert_int_equal(nx, 1);
+	assert_ptr_equal(xc[0].obj, lib);
+	assert_string_equal(xc[0].func->name, "api_a");
+	free(xc);
+	assert_int_equal(cw_cfg_func(lib, "api_b", &f), 0);
+	assert_int_equal(cw_cfg_scope_callers(sc, lib, f, &xc, &nx), 0);
+	assert_int_equal(nx, 0);
+	free(xc);
+	cw_cfg_scope_free(sc);
 	cw_cfg_free(g);
 }
 
@@ -464,7 +507,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(workload_c),	 cmocka_unit_test(workload_cxx),   cmocka_unit_test(callers),
-		cmocka_unit_test(libc_wrappers), cmocka_unit_test(scopes),	   cmocka_unit_test(syscall_table),
+		cmocka_unit_test(libc_wrappers), cmocka_unit_test(scopes),	   cmocka_unit_test(interposition),	   cmocka_unit_test(syscall_table),
 		cmocka_unit_test(stripped_main), cmocka_unit_test(objdump_agrees), cmocka_unit_test(speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
