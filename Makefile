@@ -64,7 +64,7 @@ $(B)/crosswalk: $(CLI_OBJS) $(B)/libcrosswalk.a
 
 $(B)/tests/%: tests/unit/%.c $(B)/libcrosswalk.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/libcrosswalk.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Wno-missing-field-initializers -Itests -o $@ $< $(B)/libcrosswalk.a $(LDLIBS) -lcmocka
 
 $(B)/workloads/%: tests/workloads/%.c
 	@mkdir -p $(@D)

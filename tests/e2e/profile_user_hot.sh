@@ -10,7 +10,10 @@ json_check "$TMP/p.json" 'procs["hot_inner"]["space"] == "user" and procs["hot_i
 json_check "$TMP/p.json" 'procs["hot_inner"]["samples"] > 1.5 * procs["warm_inner"]["samples"] > 0'
 json_check "$TMP/p.json" 'procs["hot_inner"]["samples"] < 8 * procs["warm_inner"]["samples"]'
 json_check "$TMP/p.json" 'max(d["procedures"], key=lambda p: p["samples"])["name"] == "hot_inner"'
-json_check "$TMP/p.json" '20 <= procs["hot_inner"]["pct_nonidle"] <= 100 and procs["hot_inner"]["pct_all"] <= procs["hot_inner"]["pct_nonidle"]'
+# shares: of the workload's own samples hot_inner holds most (the machine may be busy with other work,
+# so the share of all CPU is not fixed); a share of all CPU never exceeds the share of non-idle CPU
+json_check "$TMP/p.json" 'procs["hot_inner"]["samples"] > 0.5 * sum(p["samples"] for p in d["procedures"])'
+json_check "$TMP/p.json" '0 < procs["hot_inner"]["pct_all"] <= procs["hot_inner"]["pct_nonidle"] <= 100'
 # the table names them too
 "$CW" profile -- "$CW_WL/cpu_hot" 1 > "$TMP/t.txt" || fail "table profile exited $?"
 cat "$TMP/t.txt"
