@@ -1,40 +1,24 @@
-/* x86-64 syscall name <-> number, from the table generated out of <asm/unistd_64.h>. */
+/* Close matches among x86-64 syscall names, for errors that name an unknown syscall. */
 #include "kernel/ksyscalls.h"
 #include "kernel/kclose.h"
 
+#include "cfg/cfg.h"
+#include "util/util.h"
+
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const struct {
-	const char *name;
-	int nr;
-} table[] = {
-#define CW_SYSCALL(n, nr) { #n, nr },
-#include "gen/cw_syscalls.h"
-#undef CW_SYSCALL
-};
-#define NTABLE (sizeof(table) / sizeof(table[0]))
-
-int cw_syscall_nr(const char *name)
-{
-	for (size_t i = 0; i < NTABLE; i++)
-		if (!strcmp(table[i].name, name))
-			return table[i].nr;
-	return -1;
-}
-
-const char *cw_syscall_name(int nr)
-{
-	for (size_t i = 0; i < NTABLE; i++)
-		if (table[i].nr == nr)
-			return table[i].name;
-	return NULL;
-}
-
+/* The name <-> number table itself is the call graph's (src/cfg/syscalls.c, generated from the kernel
+ * headers); this adds the close-match suggestions for error messages. */
 int cw_syscall_close(const char *name, const char **out, int max)
 {
-	const char *names[NTABLE];
-	for (size_t i = 0; i < NTABLE; i++)
-		names[i] = table[i].name;
-	return cw_close_matches(name, names, NTABLE, out, max);
+	int n = cw_syscall_max() + 1, k = 0;
+	const char **names = cw_calloc(n, sizeof(*names));
+	for (int i = 0; i < n; i++)
+		if (cw_syscall_name(i))
+			names[k++] = cw_syscall_name(i);
+	int r = cw_close_matches(name, names, (size_t)k, out, max);
+	free(names);
+	return r;
 }

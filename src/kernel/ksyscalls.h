@@ -1,11 +1,9 @@
-/* x86-64 syscall names and numbers (generated from <asm/unistd_64.h> at build time). */
+/* x86-64 syscall names: close matches (the table itself is src/cfg/syscalls.c). */
 #ifndef CW_KSYSCALLS_H
 #define CW_KSYSCALLS_H
 
-/* The number of syscall NAME ("read"), or -1. */
-int cw_syscall_nr(const char *name);
-/* The name of syscall NR, or NULL. */
-const char *cw_syscall_name(int nr);
+#include "cfg/cfg.h" /* cw_syscall_nr (negative when unknown), cw_syscall_name, cw_syscall_max */
+
 /* Up to MAX known syscall names close to NAME (prefix/substring/edit distance), into OUT; returns the count. */
 int cw_syscall_close(const char *name, const char **out, int max);
 

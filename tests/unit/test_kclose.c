@@ -14,7 +14,7 @@ static void syscall_table(void **state)
 	assert_int_equal(cw_syscall_nr("write"), 1);
 	assert_int_equal(cw_syscall_nr("fsync"), 74);
 	assert_int_equal(cw_syscall_nr("exit_group"), 231);
-	assert_int_equal(cw_syscall_nr("no_such_call"), -1);
+	assert_true(cw_syscall_nr("no_such_call") < 0);
 	assert_string_equal(cw_syscall_name(0), "read");
 	assert_string_equal(cw_syscall_name(74), "fsync");
 	assert_null(cw_syscall_name(100000));
