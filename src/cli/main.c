@@ -13,6 +13,7 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } cmds[] = {
+	{ "walk", cmd_walk, "search from main down the call graph, into the kernel, to the bottleneck" },
 	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
 	{ "demo", cmd_demo, "the bundled demo: a select() server with idle connections, explained, then epoll" },
 	{ "callgraph", cmd_callgraph, "static callees tree of a function: calls, PLT imports, tail calls, syscalls" },

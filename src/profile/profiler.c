@@ -660,6 +660,22 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 			add_stack(prof, &cap, p, &k, &fb, 0, ns);
 			prof->offcpu_total_ns += ns;
 		}
+		/* threads blocked right now: their interval so far counts too (a thread asleep for the whole
+		 * run would otherwise not show at all) */
+		struct offstart { uint64_t ts; struct cw_count_key key; } os;
+		uint32_t tid, *ptid = NULL, ntid;
+		uint64_t now = cw_now_ns();
+		fd = bpf_map__fd(p->skel->maps.offstarts);
+		while (bpf_map_get_next_key(fd, ptid, &ntid) == 0) {
+			tid = ntid;
+			ptid = &tid;
+			if (bpf_map_lookup_elem(fd, &tid, &os) < 0 || os.ts >= now)
+				continue;
+			ns = now - os.ts;
+			key_frames(p, &os.key, &fb);
+			add_stack(prof, &cap, p, &os.key, &fb, 0, ns);
+			prof->offcpu_total_ns += ns;
+		}
 	}
 	free(fb.f);
 	free(vals);
