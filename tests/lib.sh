@@ -33,3 +33,20 @@ if not ok:
     print("check failed:", sys.argv[2]); print(json.dumps(d)[:3000]); sys.exit(1)
 PY
 }
+# walk_check FILE KIND FUNC... : some verdict of the walk's JSON has kind KIND and its path contains each
+# FUNC (a substring of a path element), in that order
+walk_check() {
+	python3 - "$@" <<'PY' || fail "no verdict of kind $2 through ${*:3}"
+import json, sys
+d = json.load(open(sys.argv[1])); kind = sys.argv[2]; want = sys.argv[3:]
+for v in d["verdicts"]:
+    names = [p["function"] for p in v["path"]]
+    i = 0
+    for n in names:
+        if i < len(want) and want[i] in n:
+            i += 1
+    if v["kind"] == kind and i == len(want):
+        print("verdict:", v["sentence"]); sys.exit(0)
+print("verdicts:"); [print(" ", v["kind"], v["sentence"]) for v in d["verdicts"]]; print(d["search"]); sys.exit(1)
+PY
+}

@@ -131,7 +131,14 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 			agent |= st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent");
 		if (agent) /* the agent's own control thread */
 			continue;
-		for (int i = (int)st->nframes - 1; i >= 0; i--) {
+		/* past the C library's start-up: the frame after __libc_start_call_main (main, named or not) or
+		 * after start_thread (a thread's start routine) */
+		int from = (int)st->nframes - 1;
+		for (int i = (int)st->nframes - 1; i >= 0; i--)
+			if (!st->frames[i].kernel && (!strcmp(st->frames[i].name, "__libc_start_call_main") ||
+						      !strcmp(st->frames[i].name, "start_thread")))
+				from = i - 1;
+		for (int i = from; i >= 0; i--) {
 			const struct cw_pframe *f = &st->frames[i];
 			if (f->kernel)
 				break;
@@ -139,7 +146,8 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 				continue;
 			struct cw_wcand c;
 			user_spec(w, f, &c);
-			if (!strcmp(f->name, "main")) {
+			if (!strcmp(f->name, "main") || (i + 1 < (int)st->nframes &&
+							  !strcmp(st->frames[i + 1].name, "__libc_start_call_main"))) {
 				main_c = c;
 				have_main = true;
 			} else {
@@ -148,13 +156,15 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 			break;
 		}
 	}
-	if (!have_main) { /* not seen running: main still is where a program starts */
+	if (have_main) {
+		add_cand(out, n, &cap, &main_c);
+	} else if (!*n) { /* not seen at all: main still is where a program starts */
 		snprintf(main_c.name, sizeof(main_c.name), "main");
 		snprintf(main_c.label, sizeof(main_c.label), "main");
+		add_cand(out, n, &cap, &main_c);
 	}
-	add_cand(out, n, &cap, &main_c);
 	/* main first */
-	if (*n > 1) {
+	if (have_main && *n > 1) {
 		struct cw_wcand t = (*out)[*n - 1];
 		memmove(&(*out)[1], &(*out)[0], (*n - 1) * sizeof(**out));
 		(*out)[0] = t;
@@ -747,6 +757,17 @@ void cw_walk_real_close(struct cw_walk_real *w)
 {
 	if (!w)
 		return;
+	/* a program the walk launched is stopped with it; an attached one runs on */
+	if (w->user && w->launched && !w->exited && cw_agent_source_poll(w->user, &w->status) == 0) {
+		kill(w->pid, SIGTERM);
+		for (int i = 0; i < 100 && cw_agent_source_poll(w->user, &w->status) == 0; i++)
+			usleep(20000);
+		if (cw_agent_source_poll(w->user, &w->status) == 0) {
+			kill(w->pid, SIGKILL);
+			for (int i = 0; i < 100 && cw_agent_source_poll(w->user, &w->status) == 0; i++)
+				usleep(20000);
+		}
+	}
 	if (w->user)
 		w->user->ops->close(w->user); /* removes every trampoline; an attached target runs on */
 	if (w->kern)
