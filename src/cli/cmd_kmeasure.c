@@ -366,6 +366,10 @@ int cmd_kmeasure(int argc, char **argv)
 	}
 	if (jf)
 		fprintf(jf, "\n]}\n");
+	uint64_t lost = cw_ksource_stack_errors(src);
+	if (lost)
+		cw_warn("kmeasure: %llu kernel stacks could not be recorded (stack map full): call trees miss their time",
+			(unsigned long long)lost);
 	ret = 0;
 out:
 	if (src && check) {

@@ -804,6 +804,15 @@ const char *cw_kpoint_name(const struct cw_mpoint *p)
 	return p ? p->name : NULL;
 }
 
+uint64_t cw_ksource_stack_errors(const struct cw_msource *s)
+{
+	const struct ksrc *k = (const struct ksrc *)s;
+	struct cw_kglobal g = {};
+	__u32 key = 0;
+	bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.global), &key, &g);
+	return g.stack_errors;
+}
+
 uint64_t cw_ksource_sample_period(const struct cw_msource *s)
 {
 	return ((const struct ksrc *)s)->perf_links ? ((const struct ksrc *)s)->period_ns : 0;
