@@ -4,7 +4,7 @@
 #include "kernel/features.h"
 #include "kernel/kclose.h"
 #include "kernel/ksys.h"
-#include "kernel/ksyscalls.h"
+#include "cfg/cfg.h"
 #include "sym/sym.h"
 #include "util/util.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of the syscall table and close-match suggestions used by kmeasure's error messages. */
+/* Unit tests of the syscall names kmeasure relies on (src/cfg's table) and its close-match suggestions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "kernel/kclose.h"
-#include "kernel/ksyscalls.h"
+#include "cfg/cfg.h"
 
 static void syscall_table(void **state)
 {
@@ -14,7 +14,7 @@ static void syscall_table(void **state)
 	assert_int_equal(cw_syscall_nr("write"), 1);
 	assert_int_equal(cw_syscall_nr("fsync"), 74);
 	assert_int_equal(cw_syscall_nr("exit_group"), 231);
-	assert_int_equal(cw_syscall_nr("no_such_call"), -1);
+	assert_true(cw_syscall_nr("no_such_call") < 0);
 	assert_string_equal(cw_syscall_name(0), "read");
 	assert_string_equal(cw_syscall_name(74), "fsync");
 	assert_null(cw_syscall_name(100000));
