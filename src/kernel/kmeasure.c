@@ -4,6 +4,7 @@
 #include "kernel/features.h"
 #include "kernel/kclose.h"
 #include "kernel/ksys.h"
+#include "kernel/kstatic.h"
 #include "cfg/cfg.h"
 #include "sym/sym.h"
 #include "util/util.h"
@@ -808,6 +809,15 @@ int cw_ksource_add_pid(struct cw_msource *s, pid_t pid)
 const char *cw_kpoint_name(const struct cw_mpoint *p)
 {
 	return p ? p->name : NULL;
+}
+
+int cw_ksource_static_callees(struct cw_msource *s, struct cw_mpoint *p, struct cw_kcallsite **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (p->kind != P_KFUNC)
+		return -EINVAL;
+	return cw_kernel_static_callees(K(s)->syms, p->func, out, n);
 }
 
 uint64_t cw_ksource_stack_errors(const struct cw_msource *s)

@@ -95,6 +95,11 @@ int cw_ksource_clear_stacks(struct cw_msource *s);
  * call trees and sampled estimates. */
 uint64_t cw_ksource_stack_errors(const struct cw_msource *s);
 
+/* Static callees of a k:NAME point from the kernel's text in /proc/kcore (see src/kernel/kstatic.h);
+ * -ENOTSUP where kcore cannot be read, -EINVAL for points that are not k:NAME. *OUT malloc'd. */
+struct cw_kcallsite;
+int cw_ksource_static_callees(struct cw_msource *s, struct cw_mpoint *p, struct cw_kcallsite **out, size_t *n);
+
 /* The sampling period in ns (0 when sampling is off). */
 uint64_t cw_ksource_sample_period(const struct cw_msource *s);
 
