@@ -1,4 +1,4 @@
-# Kernel-measurement part (src/kernel/kmeasure*, tests/vm, bench/kernel).
+# Kernel-measurement part. (The syscall table is the call graph's: mk/cfg.mk.)
 
 # The VM test's library client (tests/vm/kinsert.c), built with the rest and copied into the VM's initramfs.
 all: $(B)/vm/kinsert

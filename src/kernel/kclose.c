@@ -1,6 +1,5 @@
 /* Close-match suggestions for unknown names (kernel functions from /proc/kallsyms, syscalls). */
 #include "kernel/kclose.h"
-#include "cfg/cfg.h"
 #include "util/util.h"
 
 #include <stdbool.h>
@@ -81,17 +80,5 @@ int cw_kernel_close(const char *name, char **out, int max)
 		out[i] = cw_strdup(m[i]);
 	free(names);
 	free(text);
-	return cnt;
-}
-
-int cw_syscall_close(const char *name, const char **out, int max)
-{
-	int n = cw_syscall_max() + 1, cnt = 0;
-	const char **names = cw_calloc(n, sizeof(*names));
-	for (int i = 0; i < n; i++)
-		if (cw_syscall_name(i))
-			names[cnt++] = cw_syscall_name(i);
-	cnt = cw_close_matches(name, names, cnt, out, max);
-	free(names);
 	return cnt;
 }

@@ -12,7 +12,4 @@ int cw_close_matches(const char *name, const char *const *names, size_t n, const
  * returns the count (0 when kallsyms cannot be read). Only for error paths: it reads the whole file. */
 int cw_kernel_close(const char *name, char **out, int max);
 
-/* Up to MAX syscall names close to NAME (from src/cfg's table), into OUT; returns the count. */
-int cw_syscall_close(const char *name, const char **out, int max);
-
 #endif

@@ -5,7 +5,7 @@
 #include "kernel/kclose.h"
 #include "kernel/ksys.h"
 #include "kernel/kstatic.h"
-#include "cfg/cfg.h"
+#include "kernel/ksyscalls.h"
 #include "sym/sym.h"
 #include "util/util.h"
 

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "kernel/kclose.h"
-#include "cfg/cfg.h"
+#include "kernel/ksyscalls.h"
 
 static void syscall_table(void **state)
 {
