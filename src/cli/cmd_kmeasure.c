@@ -2,6 +2,7 @@
  * through the kernel measurement source (src/kernel/kmeasure.h); a table, call trees, JSON. */
 #include "cli/cli.h"
 #include "kernel/kmeasure.h"
+#include "kernel/kstatic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crosswalk kmeasure -f NAME[,NAME...] (-p PID | -- CMD [ARGS...]) [-d SECONDS]\n"
 		   "                          [--kernel-backend tracepoint|sampling|fentry|kprobe] [--callees]\n"
-		   "                          [--per-thread] [--open] [--min-pct PCT] [--json FILE] [--check-removed]\n"
+		   "                          [--per-thread] [--open] [--static-callees] [--min-pct PCT] [--json FILE]\n"
+		   "                          [--check-removed]\n"
 		   "       crosswalk kmeasure --list-progs\n"
 		   "NAME: sys:SYSCALL (sys:read), k:KERNEL_FUNCTION (k:pipe_read), fault, fault:user, fault:kernel\n");
 }
@@ -99,7 +101,7 @@ int cmd_kmeasure(int argc, char **argv)
 	const char *funcs = NULL, *backend = NULL, *json = NULL;
 	double dur = 0, min_pct = 1.0;
 	pid_t pid = 0, child = 0;
-	int callees = 0, list = 0, per_thread = 0, check = 0, open_calls = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
+	int callees = 0, list = 0, per_thread = 0, check = 0, open_calls = 0, static_callees = 0, c, ret = CW_EXIT_USAGE, go[2] = { -1, -1 }, ef[2] = { -1, -1 };
 	struct cw_msource *src = NULL;
 	struct cw_mpoint **pts = NULL;
 	char **names = NULL, *path = NULL, err[512] = "";
@@ -112,7 +114,7 @@ int cmd_kmeasure(int argc, char **argv)
 		{ "json", required_argument, 0, 'j' },	   { "callees", no_argument, 0, 'c' },
 		{ "min-pct", required_argument, 0, 'm' }, { "list-progs", no_argument, 0, 'l' },
 		{ "per-thread", no_argument, 0, 't' }, { "check-removed", no_argument, 0, 'r' },
-		{ "open", no_argument, 0, 'o' },
+		{ "open", no_argument, 0, 'o' }, { "static-callees", no_argument, 0, 's' },
 		{ "help", no_argument, 0, 'h' },	   { 0 } };
 
 	while ((c = getopt_long(argc, argv, "+f:p:d:b:j:chm:", opts, NULL)) != -1) {
@@ -128,6 +130,7 @@ int cmd_kmeasure(int argc, char **argv)
 		case 't': per_thread = 1; break;
 		case 'r': check = 1; break;
 		case 'o': open_calls = 1; break;
+		case 's': static_callees = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return ret;
 		}
@@ -296,6 +299,45 @@ int cmd_kmeasure(int argc, char **argv)
 				r.time_exact ? "true" : "false",
 				(unsigned long long)r.samples, (unsigned long long)r.ci95_ns);
 		}
+		if (static_callees && !strncmp(names[i], "k:", 2)) {
+			struct cw_kcallsite *sv = NULL;
+			size_t sn = 0, nind = 0;
+			int e = cw_ksource_static_callees(src, pts[i], &sv, &sn);
+			if (e == -ENOTSUP)
+				printf("    static callees: unknown (/proc/kcore cannot be read here; --callees shows sampled ones)\n");
+			else if (e)
+				printf("    static callees: %s\n", strerror(-e));
+			else {
+				printf("    static callees:");
+				for (size_t j = 0; j < sn; j++) {
+					if (sv[j].indirect) {
+						nind++;
+						continue;
+					}
+					bool dup = false;
+					for (size_t q = 0; q < j; q++)
+						dup |= sv[q].callee && sv[j].callee && !strcmp(sv[q].callee, sv[j].callee);
+					if (!dup)
+						printf(" %s%s", sv[j].callee ? sv[j].callee : "?", sv[j].tail ? "(tail)" : "");
+				}
+				printf("%s%zu indirect call sites\n", sn ? "; " : " ", nind);
+			}
+			if (jf) {
+				fprintf(jf, ", \"static_callees\": [");
+				for (size_t j = 0; j < sn; j++) {
+					fprintf(jf, "%s{\"addr\": %llu, \"callee\": ", j ? ", " : "",
+						(unsigned long long)sv[j].addr);
+					if (sv[j].callee)
+						json_str(jf, sv[j].callee);
+					else
+						fprintf(jf, "null");
+					fprintf(jf, ", \"indirect\": %s, \"tail\": %s}", sv[j].indirect ? "true" : "false",
+						sv[j].tail ? "true" : "false");
+				}
+				fprintf(jf, "]");
+			}
+			free(sv);
+		}
 		if (per_thread) {
 			struct cw_kthread_result *tv = NULL;
 			size_t tn = 0;
@@ -366,6 +408,10 @@ int cmd_kmeasure(int argc, char **argv)
 	}
 	if (jf)
 		fprintf(jf, "\n]}\n");
+	uint64_t lost = cw_ksource_stack_errors(src);
+	if (lost)
+		cw_warn("kmeasure: %llu kernel stacks could not be recorded (stack map full): call trees miss their time",
+			(unsigned long long)lost);
 	ret = 0;
 out:
 	if (src && check) {

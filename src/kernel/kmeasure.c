@@ -4,6 +4,7 @@
 #include "kernel/features.h"
 #include "kernel/kclose.h"
 #include "kernel/ksys.h"
+#include "kernel/kstatic.h"
 #include "kernel/ksyscalls.h"
 #include "sym/sym.h"
 #include "util/util.h"
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,7 @@ struct ksrc {
 	const char *unknown; /* name for unsymbolized frames */
 	bool per_thread;
 	bool include_open;
+	bool has_fault_tp; /* exceptions:page_fault_user/kernel exist */
 };
 
 static struct ksrc *K(struct cw_msource *s)
@@ -389,6 +392,10 @@ static struct cw_mpoint *k_insert(struct cw_msource *s, const char *name, char *
 	} else if (!strcmp(name, "fault") || !strcmp(name, "fault:user") || !strcmp(name, "fault:kernel")) {
 		p->kind = P_FAULT;
 		p->fault_which = !strcmp(name, "fault") ? 0 : !strcmp(name, "fault:user") ? 1 : 2;
+		if (!k->has_fault_tp) {
+			seterr(err, errlen, "%s: this kernel has no exceptions:page_fault_user/kernel tracepoints", name);
+			goto fail;
+		}
 		if (k->backend == KB_FENTRY || k->backend == KB_KPROBE) {
 			/* exact fault time from the generic handler (exc_page_fault itself is noinstr) */
 			p->func = cw_strdup("handle_mm_fault");
@@ -804,6 +811,24 @@ const char *cw_kpoint_name(const struct cw_mpoint *p)
 	return p ? p->name : NULL;
 }
 
+int cw_ksource_static_callees(struct cw_msource *s, struct cw_mpoint *p, struct cw_kcallsite **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (p->kind != P_KFUNC)
+		return -EINVAL;
+	return cw_kernel_static_callees(K(s)->syms, p->func, out, n);
+}
+
+uint64_t cw_ksource_stack_errors(const struct cw_msource *s)
+{
+	const struct ksrc *k = (const struct ksrc *)s;
+	struct cw_kglobal g = {};
+	__u32 key = 0;
+	bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.global), &key, &g);
+	return g.stack_errors;
+}
+
 uint64_t cw_ksource_sample_period(const struct cw_msource *s)
 {
 	return ((const struct ksrc *)s)->perf_links ? ((const struct ksrc *)s)->period_ns : 0;
@@ -911,9 +936,22 @@ struct cw_msource *cw_ksource_open(pid_t pid, const char *backend, char *err, si
 	k->backend = b;
 	k->unknown = "[unknown]";
 	k->syms = cw_syms_new(); /* kallsyms unreadable is survivable: frames show as [unknown] */
-	k->skel = ksys_bpf__open_and_load();
+	if (kill(pid, 0) < 0 && errno == ESRCH) {
+		seterr(err, errlen, "no process %d", pid);
+		goto fail;
+	}
+	k->skel = ksys_bpf__open();
 	if (!k->skel) {
-		seterr(err, errlen, "loading the kernel-measurement BPF programs: %s", strerror(errno));
+		seterr(err, errlen, "opening the kernel-measurement BPF programs: %s", strerror(errno));
+		goto fail;
+	}
+	/* the page-fault tracepoints are x86's and optional: without them, only fault points are refused */
+	k->has_fault_tp = cw_tracepoint_id("exceptions", "page_fault_user") >= 0 &&
+			  cw_tracepoint_id("exceptions", "page_fault_kernel") >= 0;
+	bpf_program__set_autoload(k->skel->progs.cwk_pf_user, k->has_fault_tp);
+	bpf_program__set_autoload(k->skel->progs.cwk_pf_kernel, k->has_fault_tp);
+	if ((e = ksys_bpf__load(k->skel))) {
+		seterr(err, errlen, "loading the kernel-measurement BPF programs: %s", strerror(-e));
 		goto fail;
 	}
 	/* events are filtered by tgid: a thread id given for a process means its whole process */

@@ -91,6 +91,15 @@ int cw_ksource_read_threads(struct cw_msource *s, struct cw_mpoint *p, struct cw
  * experiment interval. Exact counters are untouched (use reset). 0 or -errno. */
 int cw_ksource_clear_stacks(struct cw_msource *s);
 
+/* Kernel stacks that could not be recorded (stack map full or a hash collision): their time is missing from
+ * call trees and sampled estimates. */
+uint64_t cw_ksource_stack_errors(const struct cw_msource *s);
+
+/* Static callees of a k:NAME point from the kernel's text in /proc/kcore (see src/kernel/kstatic.h);
+ * -ENOTSUP where kcore cannot be read, -EINVAL for points that are not k:NAME. *OUT malloc'd. */
+struct cw_kcallsite;
+int cw_ksource_static_callees(struct cw_msource *s, struct cw_mpoint *p, struct cw_kcallsite **out, size_t *n);
+
 /* The sampling period in ns (0 when sampling is off). */
 uint64_t cw_ksource_sample_period(const struct cw_msource *s);
 

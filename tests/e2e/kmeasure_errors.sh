@@ -31,4 +31,9 @@ fi
 if ! "$CW" probe | grep -Eq '^kprobe +yes'; then
 	expect2 "kernel backend kprobe unavailable: " --kernel-backend kprobe -f k:vfs_read -- /bin/true
 fi
+# static callees need /proc/kcore: where it is missing, the answer says so (the VM test checks real ones)
+if [ ! -r /proc/kcore ]; then
+	"$CW" kmeasure --kernel-backend sampling --static-callees -f k:vfs_read -- /bin/true > "$TMP/o" 2>&1 || fail "--static-callees exited $?"
+	grep -q 'static callees: unknown (/proc/kcore cannot be read' "$TMP/o" || fail "no word on missing kcore: $(cat "$TMP/o")"
+fi
 exit 0

@@ -1,4 +1,4 @@
-/* Unit tests of the syscall table and close-match suggestions used by kmeasure's error messages. */
+/* Unit tests of the syscall names kmeasure relies on (src/cfg's table) and its close-match suggestions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

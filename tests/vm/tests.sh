@@ -88,6 +88,19 @@ for b in fentry kprobe; do
 	no_progs_left || failt $b-faults-removed "$($CW kmeasure --list-progs) after kmeasure ended"
 done
 
+# static callees from the live kernel text (/proc/kcore): pipe_read takes the pipe mutex and copies to the user
+t=static-callees
+if [ -r /proc/kcore ]; then
+	$CW kmeasure --kernel-backend fentry --static-callees -f k:$kpipe -- /bin/true > /tmp/s.txt 2>&1; rc=$?
+	sed "s/^/CWVM: $t: /" /tmp/s.txt
+	sl=$(grep 'static callees:' /tmp/s.txt)
+	if [ $rc != 0 ]; then failt $t "kmeasure exited $rc"
+	elif ! echo "$sl" | grep -q ' mutex_lock'; then failt $t "mutex_lock not among $kpipe's static callees"
+	elif ! echo "$sl" | grep -q ' copy_page_to_iter'; then failt $t "copy_page_to_iter not among $kpipe's static callees"
+	elif echo "$sl" | grep -Eq ' (__fentry__|bpf_trampoline|__x86_return_thunk)'; then failt $t "trampoline or return thunk listed as a callee"
+	else pass $t; fi
+fi
+
 # insert and remove at run time through the library, on a live process
 t=insert-remove
 if [ -x /cw/kinsert ]; then
