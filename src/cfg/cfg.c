@@ -333,10 +333,10 @@ int cw_cfg_func_at(struct cw_cfg_obj *o, uint64_t vaddr, const struct cw_func **
 
 /* ---- decoding ---- */
 
-bool cw_cfg_is_cold(const char *name)
+bool cw_cfg_is_part(const struct cw_func *f)
 {
-	const char *c = strstr(name, ".cold");
-	return c && (c[5] == 0 || c[5] == '.');
+	const char *c = strstr(f->name, ".cold");
+	return f->midframe || (c && (c[5] == 0 || c[5] == '.'));
 }
 
 static const struct cfg_rel *rel_at(const struct cw_cfg_obj *o, uint64_t slot)
@@ -487,7 +487,7 @@ static bool classify_direct(struct cw_cfg_obj *o, const struct sweep *w, uint64_
 		return true;
 	}
 	ssize_t i = func_idx_le(o, t);
-	if (i >= 0 && !call && cw_cfg_is_cold(o->funcs[i].name)) {
+	if (i >= 0 && !call && cw_cfg_is_part(&o->funcs[i])) {
 		*cold = i;
 		return false;
 	}
@@ -712,7 +712,7 @@ int cw_cfg_decode_all(struct cw_cfg_obj *o, struct cw_cfg_stats *st)
 	struct cw_cfg_stats s = { .funcs = o->nfuncs };
 	for (size_t i = 0; i < o->nfuncs; i++) {
 		cw_cfg_decode_idx(o, i);
-		if (cw_cfg_is_cold(o->funcs[i].name))
+		if (cw_cfg_is_part(&o->funcs[i]))
 			continue; /* its sites are counted with the function it belongs to */
 		s.decoded++;
 		s.insns += o->fs[i].ninsns;
@@ -752,11 +752,11 @@ int cw_cfg_callers(struct cw_cfg_obj *o, const struct cw_func *f, const struct c
 		size_t cnt = 0, k = 0;
 		/* a .cold part's sites are listed again with the function it belongs to, which is the caller */
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_cold(o->funcs[i].name); j++)
+			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_part(&o->funcs[i]); j++)
 				cnt += o->fs[i].sites[j].kind == CW_SITE_CALL;
 		struct cref *v = cw_calloc(cnt ? cnt : 1, sizeof(*v));
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_cold(o->funcs[i].name); j++)
+			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_part(&o->funcs[i]); j++)
 				if (o->fs[i].sites[j].kind == CW_SITE_CALL)
 					v[k++] = (struct cref){ o->fs[i].sites[j].target,
 								{ &o->funcs[i], &o->fs[i].sites[j] } };

@@ -75,7 +75,8 @@ struct cw_cfg {
 const uint8_t *cw_cfg_code(const struct cw_cfg_obj *o, uint64_t v, size_t *avail);
 ssize_t cw_cfg_func_idx(const struct cw_cfg_obj *o, uint64_t start); /* exact start, or -1 */
 int cw_cfg_decode_idx(struct cw_cfg_obj *o, size_t i);
-/* A gcc .cold part ("main.cold", "f.part.0.cold.1"): code of another function, not a function. */
-bool cw_cfg_is_cold(const char *name);
+/* Code of another function, not a function: a gcc .cold part ("main.cold", "f.part.0.cold.1"), or, in a
+ * stripped object, any code whose unwind info says it starts inside a frame (cw_func.midframe). */
+bool cw_cfg_is_part(const struct cw_func *f);
 
 #endif

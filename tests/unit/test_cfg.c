@@ -424,10 +424,15 @@ static void objdump_agrees(void **state)
 	assert_int_equal(cw_cfg_open(g, bin, &o), 0);
 	assert_int_equal(cw_cfg_decode_all(o, &st), 0);
 	assert_int_equal(st.bad, 0);
-	/* every site of kind call (not tail) keyed by address */
-	size_t cap = 4096, n = 0;
+	/* every site of kind call (not tail) keyed by address; the sites of the code in .cold parts (here
+	 * unnamed, found by their unwind info) count with the functions they belong to, once */
+	size_t cap = 4096, n = 0, parts = 0;
 	uint64_t *mine = malloc(cap * sizeof(*mine));
-	for (size_t i = 0; i < o->nfuncs; i++)
+	for (size_t i = 0; i < o->nfuncs; i++) {
+		if (cw_cfg_is_part(&o->funcs[i])) {
+			parts++;
+			continue;
+		}
 		for (size_t k = 0; k < o->fs[i].n; k++) {
 			const struct cw_site *s = &o->fs[i].sites[k];
 			if (s->tail)
@@ -436,6 +441,7 @@ static void objdump_agrees(void **state)
 				mine = realloc(mine, (cap *= 2) * sizeof(*mine));
 			mine[n++] = s->addr;
 		}
+	}
 	FILE *p = popen("objdump -d --no-show-raw-insn /usr/bin/ls 2>/dev/null", "r");
 	char line[512];
 	size_t theirs = 0, missing = 0;
@@ -458,6 +464,7 @@ static void objdump_agrees(void **state)
 	}
 	pclose(p);
 	assert_true(theirs > 100);
+	assert_true(parts > 5);
 	assert_int_equal(missing, 0);
 	assert_int_equal(theirs, n);
 	free(mine);
