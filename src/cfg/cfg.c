@@ -115,6 +115,35 @@ static void load_rels(struct cw_cfg_obj *o)
 	qsort(o->rel, o->nrel, sizeof(*o->rel), rel_cmp);
 }
 
+/* The PLT sections: a jump into one that is not a stub's GOT jump is lazy binding's jump to .plt[0]. */
+static void load_plt(struct cw_cfg_obj *o)
+{
+	static const char *const names[] = { ".plt", ".plt.sec", ".plt.got" };
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	if (elf_getshdrstrndx(o->elf, &shstrndx))
+		return;
+	while ((scn = elf_nextscn(o->elf, scn))) {
+		const char *n;
+		if (!gelf_getshdr(scn, &sh) || !(n = elf_strptr(o->elf, shstrndx, sh.sh_name)))
+			continue;
+		for (size_t i = 0; i < 3; i++)
+			if (!strcmp(n, names[i])) {
+				o->plt[i][0] = sh.sh_addr;
+				o->plt[i][1] = sh.sh_addr + sh.sh_size;
+			}
+	}
+}
+
+bool cw_cfg_in_plt(const struct cw_cfg_obj *o, uint64_t v)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (v >= o->plt[i][0] && v < o->plt[i][1])
+			return true;
+	return false;
+}
+
 /* DT_NEEDED, DT_SONAME, DT_RUNPATH/DT_RPATH: for scopes. Exported functions of .dynsym: for resolving. */
 static void load_dynamic(struct cw_cfg_obj *o)
 {
@@ -220,6 +249,7 @@ static int obj_load(struct cw_cfg *g, struct cw_cfg_obj *o)
 	o->fs = cw_calloc(o->nfuncs ? o->nfuncs : 1, sizeof(*o->fs));
 	load_rels(o);
 	load_dynamic(o);
+	load_plt(o);
 	const char *sl = strrchr(o->path, '/');
 	o->base = sl ? sl + 1 : o->path;
 	return 0;
@@ -486,6 +516,8 @@ static bool classify_direct(struct cw_cfg_obj *o, const struct sweep *w, uint64_
 		}
 		return true;
 	}
+	if (!call && cw_cfg_in_plt(o, t))
+		return false; /* a lazy PLT stub's jump to .plt[0] (the resolver), not a call */
 	ssize_t i = func_idx_le(o, t);
 	if (i >= 0 && !call && cw_cfg_is_part(&o->funcs[i])) {
 		*cold = i;
@@ -581,7 +613,8 @@ static bool sweep(struct cw_cfg_obj *o, struct sweep *w, struct sitevec *sv, boo
 		struct cw_site tmp = { .addr = a, .len = in.length, .tail = !call, .in_cold = in_cold, .nr = -1 };
 		bool site;
 		ssize_t cold = -1;
-		if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
+		/* not ZYDIS_ATTRIB_IS_RELATIVE: that is also set for jmp *GOT(%rip), a memory operand */
+		if (in.raw.imm[0].is_relative) {
 			uint64_t t = a + in.length + (uint64_t)in.raw.imm[0].value.s;
 			if (!call && t >= w->start && t < w->end) {
 				if (w->ntg == w->tgcap) {

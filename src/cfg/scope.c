@@ -320,8 +320,9 @@ static void build_imports(struct cw_cfg_obj *o)
 	size_t cap = 0;
 	cw_cfg_decode_all(o, NULL);
 	for (size_t i = 0; i < o->nfuncs; i++) {
-		if (cw_cfg_is_part(&o->funcs[i]))
-			continue; /* listed with the function they belong to */
+		/* parts are listed with the function they belong to; a PLT stub only forwards its caller's */
+		if (cw_cfg_is_part(&o->funcs[i]) || cw_cfg_in_plt(o, o->funcs[i].start))
+			continue;
 		for (size_t k = 0; k < o->fs[i].n; k++) {
 			const struct cw_site *s = &o->fs[i].sites[k];
 			if (s->kind != CW_SITE_IMPORT)
