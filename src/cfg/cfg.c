@@ -455,7 +455,8 @@ static bool is_target(const struct sweep *w, uint64_t v)
 enum { SCAN_UNKNOWN = -1, SCAN_SWITCH = -2 };
 
 /* Scan back from instruction I of W, in its basic block, for the value written to REG (a 64-bit register):
- * `mov $N` or `xor reg,reg`; with SWITCH set, instead look for a table load (a memory read with an index
+ * `mov $N` or `xor reg,reg`, following register copies (glibc's futex wrappers: mov $202,%r8d ...
+ * mov %r8d,%eax); with SWITCH set, instead look for a table load (a memory read with an index
  * register scaled by 4 or 8) that marks an indirect jmp as a switch. */
 static long scan_back(struct cw_cfg_obj *o, const struct sweep *w, size_t i, ZydisRegister reg, bool sw)
 {
@@ -490,8 +491,14 @@ static long scan_back(struct cw_cfg_obj *o, const struct sweep *w, size_t i, Zyd
 			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_XOR && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 			    ops[1].reg.value == op->reg.value)
 				return 0;
+			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_MOV && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+			    ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, ops[1].reg.value) >= 32) {
+				reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[1].reg.value);
+				goto next; /* a copy: the value is the source's */
+			}
 			return SCAN_UNKNOWN;
 		}
+	next:;
 	}
 	return SCAN_UNKNOWN;
 }
@@ -735,7 +742,7 @@ int cw_cfg_func_range(struct cw_cfg_obj *o, const struct cw_func *f, uint64_t *s
 		return err;
 	*start = o->funcs[i].start;
 	*end = func_end(o, i);
-	return 0;
+	return cw_cfg_is_part(&o->funcs[i]) ? -EINVAL : 0;
 }
 
 int cw_cfg_decode_all(struct cw_cfg_obj *o, struct cw_cfg_stats *st)

@@ -59,7 +59,8 @@ int cw_cfg_main(struct cw_cfg_obj *o, const struct cw_func **f);
 /* The call and syscall sites of function F, in address order (its .cold part last). Decodes F on first use. */
 int cw_cfg_callees(struct cw_cfg_obj *o, const struct cw_func *f, const struct cw_site **sites, size_t *n);
 /* The address range [start, end) that F's decoding covered (its extent, not its .cold part): what an
- * instrumenter may patch. */
+ * instrumenter may patch. -EINVAL when F is code of another function (a .cold part, cw_func.midframe):
+ * it is entered by a jump, so it has no entry to instrument. */
 int cw_cfg_func_range(struct cw_cfg_obj *o, const struct cw_func *f, uint64_t *start, uint64_t *end);
 
 /* Callers of F inside the same object (direct calls and tail calls); decodes the whole object on first

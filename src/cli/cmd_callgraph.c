@@ -160,10 +160,9 @@ static void print_func(struct cg *c, struct cw_cfg_obj *o, const struct cw_func 
 	const struct cw_site *sites;
 	size_t n;
 	uint64_t start, end, b = bias_of(c, o);
-	if (cw_cfg_callees(o, f, &sites, &n) || cw_cfg_func_range(o, f, &start, &end)) {
+	if (cw_cfg_callees(o, f, &sites, &n))
 		n = 0;
-		start = end = f->start;
-	}
+	cw_cfg_func_range(o, f, &start, &end); /* a .cold part has a range, though no entry */
 	if (c->ndone == c->capdone) {
 		c->capdone = c->capdone ? 2 * c->capdone : 64;
 		c->done = cw_realloc(c->done, c->capdone * sizeof(*c->done));

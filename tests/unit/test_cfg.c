@@ -138,6 +138,11 @@ static void workload_c(void **state)
 		assert_int_equal(cw_cfg_func_range(o, f, &a, &b), 0);
 		assert_int_equal(a, f->start);
 		assert_true(b > a && (!f->size || b == a + f->size));
+		if (!clang && o2) { /* check.cold: code of check, no entry of its own */
+			assert_int_equal(cw_cfg_func(o, "check.cold", &f), 0);
+			assert_true(f->midframe);
+			assert_int_equal(cw_cfg_func_range(o, f, &a, &b), -EINVAL);
+		}
 		cw_cfg_free(g);
 	}
 }
