@@ -122,13 +122,22 @@ void cw_cfg_scope_spec(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *o
 		       char *buf, size_t len);
 
 /* May F reach a syscall instruction, itself or through callees (direct, tail, and with a scope, imports)
- * within MAX_DEPTH call levels (0: F only)? Breadth-first, so the result is a shallowest one. Returns 1 and
- * fills OUT when it does, 0 when it does not (indirect sites are not followed), or a negative errno. */
+ * within MAX_DEPTH call levels (0: F only; at most CW_CFG_MAX_REACH - 1)? Breadth-first, so the result is a
+ * shallowest one. Returns 1 and fills OUT when it does, 0 when it does not (indirect sites are not
+ * followed), or a negative errno. */
+#define CW_CFG_MAX_REACH 16
 struct cw_cfg_reach {
 	int depth;		       /* call levels from F to the function with the syscall */
 	struct cw_cfg_obj *obj;	       /* that function's object */
 	const struct cw_func *func;    /* that function */
 	const struct cw_site *site;    /* its syscall site */
+	/* the call path: path[0] is F, path[depth] the function with the syscall; site[i] leads from
+	 * path[i] to path[i + 1] */
+	struct {
+		struct cw_cfg_obj *obj;
+		const struct cw_func *func;
+		const struct cw_site *site;
+	} path[CW_CFG_MAX_REACH];
 };
 int cw_cfg_reaches_syscall(struct cw_cfg_obj *o, const struct cw_cfg_scope *sc, const struct cw_func *f,
 			   int max_depth, struct cw_cfg_reach *out);

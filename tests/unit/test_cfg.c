@@ -259,6 +259,14 @@ static void scopes(void **state)
 	assert_int_equal(r.depth, 1);
 	assert_ptr_equal(r.obj, lib);
 	assert_int_equal(r.site->kind, CW_SITE_SYSCALL);
+	/* the path: io, then (first in io's site order that reaches one at depth 1) select's wrapper */
+	assert_ptr_equal(r.path[0].func, io);
+	assert_ptr_equal(r.path[0].obj, o);
+	assert_int_equal(r.path[0].site->kind, CW_SITE_IMPORT);
+	assert_string_equal(r.path[0].site->callee, "select");
+	assert_ptr_equal(r.path[1].func, r.func);
+	assert_ptr_equal(r.path[1].site, r.site);
+	assert_true(r.site->nr == 270 || r.site->nr == 23); /* pselect6 since glibc 2.33 */
 	assert_int_equal(cw_cfg_reaches_syscall(o, NULL, io, 3, &r), 0);
 	assert_int_equal(cw_cfg_reaches_syscall(o, sc, io, 0, &r), 0);
 	/* main reaches raw_getpid's syscall in its own object, one level down */
@@ -267,6 +275,9 @@ static void scopes(void **state)
 	assert_int_equal(r.depth, 1);
 	assert_string_equal(r.func->name, "raw_getpid");
 	assert_int_equal(r.site->nr, 39);
+	assert_ptr_equal(r.path[0].func, f);
+	assert_int_equal(r.path[0].site->kind, CW_SITE_CALL);
+	assert_string_equal(r.path[0].site->callee, "raw_getpid");
 	assert_int_equal(cw_cfg_func(o, "leaf", &lf), 0);
 	assert_int_equal(cw_cfg_reaches_syscall(o, sc, lf, 5, &r), 0);
 	/* names as the commands write them, and back */
