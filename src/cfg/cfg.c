@@ -486,6 +486,9 @@ static long scan_back(struct cw_cfg_obj *o, const struct sweep *w, size_t i, Zyd
 			if (op->type != ZYDIS_OPERAND_TYPE_REGISTER || !(op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ||
 			    ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, op->reg.value) != reg)
 				continue;
+			/* only whole 32/64-bit writes define the value (mov $5,%al keeps the upper bits) */
+			if (ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, op->reg.value) < 32)
+				return SCAN_UNKNOWN;
 			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_MOV && ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 				return (long)ops[1].imm.value.u;
 			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_XOR && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
