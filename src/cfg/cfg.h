@@ -27,7 +27,7 @@ enum cw_site_kind {
 
 struct cw_site {
 	uint64_t addr;	     /* ELF vaddr of the instruction */
-	uint64_t target;     /* CALL: callee start (or the address jumped to); IMPORT: the stub or GOT slot */
+	uint64_t target;     /* CALL: callee start (or the address called); IMPORT: the stub or GOT slot */
 	const char *callee;  /* CALL: function name; IMPORT: symbol; INDIRECT: IFUNC resolver's name or NULL;
 				SYSCALL: syscall name or NULL */
 	const char *kentry;  /* SYSCALL (or an IMPORT of syscall()): kernel entry, "__x64_sys_read", or NULL */
@@ -46,7 +46,7 @@ struct cw_cfg *cw_cfg_new(struct cw_syms *syms);
 void cw_cfg_free(struct cw_cfg *g); /* accepts NULL */
 struct cw_syms *cw_cfg_syms(struct cw_cfg *g);
 
-/* The object at PATH (opened once; -ENOEXEC when it is not an x86-64 ELF object). */
+/* The object at PATH (opened once; -ENOEXEC when it is not a regular file holding an x86-64 ELF object). */
 int cw_cfg_open(struct cw_cfg *g, const char *path, struct cw_cfg_obj **out);
 const char *cw_cfg_obj_path(const struct cw_cfg_obj *o);
 const char *cw_cfg_obj_soname(const struct cw_cfg_obj *o); /* DT_SONAME, else the basename */
