@@ -14,8 +14,11 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
+	{ "demo", cmd_demo, "the bundled demo: a select() server with idle connections, explained, then epoll" },
 	{ "callgraph", cmd_callgraph, "static callees tree of a function: calls, PLT imports, tail calls, syscalls" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
+	{ "measure", cmd_measure, "time chosen functions of a program: calls, inclusive and self time" },
+	{ "kmeasure", cmd_kmeasure, "time syscalls, page faults and kernel functions of a process" },
 };
 
 static void usage(FILE *f)

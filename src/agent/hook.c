@@ -1,0 +1,458 @@
+/* The hook path: what runs on every entry and exit of an instrumented function, inside the target.
+ *
+ * Rules of this file (compiled with -mgeneral-regs-only): no libc call, no allocation, no errno change on the
+ * fast path; a per-thread busy flag keeps the agent's own thread and the slow path (thread set-up, which
+ * may call instrumented libc functions such as malloc or memset) out of the instrumentation.
+ *
+ * Return instances: each timed call pushes a frame (real return address, its stack slot, entry TSC, the
+ * inclusive time of instrumented children) on a per-thread shadow stack, mmap'd on the thread's first
+ * instrumented call. The slot address identifies the frame: on exit the frame whose slot matches is found
+ * from the top, and frames above it were abandoned by longjmp/siglongjmp (or an exception) and are dropped;
+ * on entry, frames of the same stack whose slot is at or below the new one are abandoned as well, except
+ * for a tail call: the slot already returns into the trampoline, and both frames stay (the tail-called
+ * function's saved return address is the trampoline, so returning runs the exit hook twice, innermost
+ * first). */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CW_STACK_FRAMES 8192
+
+/* Return instances from a shared pool (objpool or the freelist baseline, chosen at start-up through the
+ * counter region's "pool" field): the instance holds what the return needs; the per-thread stack keeps
+ * only a pointer to it. With the default per-thread stack the data is in the frame itself. */
+#if __has_include("objpool/objpool.h")
+#include "objpool/freelist.h"
+#include "objpool/objpool.h"
+#define CW_HAVE_POOLS 1
+static struct cw_objpool *inst_objpool;
+static struct cw_freelist *inst_freelist;
+#endif
+static int pool_kind; /* enum cw_agent_pool */
+
+struct cw_inst {
+	uint64_t ret;
+	uint64_t t0;
+};
+
+struct cw_frame {
+	uint64_t ret;	 /* the real return address */
+	uint64_t *retp;	 /* where it was on the stack */
+	uint64_t t0;	 /* entry TSC */
+	uint64_t child;	 /* ticks of instrumented callees */
+	int32_t slot;
+	int restored; /* an unwind put the real return address back */
+	struct cw_inst *inst; /* pool modes: where ret and t0 live */
+};
+
+struct cw_thread {
+	int busy;
+	uint32_t shard; /* which shard of the counters this thread adds to */
+	volatile uint32_t depth;
+	struct cw_thread *next, *prev; /* the registry of threads, for the in-flight reads */
+	uint64_t stack_lo, stack_hi; /* the thread's own stack: frames elsewhere (sigaltstack) are never dropped
+					on entry */
+	struct cw_frame frames[CW_STACK_FRAMES];
+};
+
+/* initial-exec: one %fs-relative load, no __tls_get_addr (which may allocate) on the hook path */
+static __thread struct cw_thread *cw_tls __attribute__((tls_model("initial-exec")));
+static __thread int cw_tls_state __attribute__((tls_model("initial-exec"))); /* 0 new, 1 ready, 2 dead/busy */
+
+static inline struct cw_inst *inst_pop(void)
+{
+#ifdef CW_HAVE_POOLS
+	if (pool_kind == CW_POOL_OBJPOOL)
+		return cw_objpool_pop(inst_objpool);
+	if (pool_kind == CW_POOL_FREELIST)
+		return cw_freelist_pop(inst_freelist);
+#endif
+	return NULL;
+}
+
+static inline void inst_push(struct cw_inst *i)
+{
+#ifdef CW_HAVE_POOLS
+	if (pool_kind == CW_POOL_OBJPOOL)
+		cw_objpool_push(inst_objpool, i);
+	else if (pool_kind == CW_POOL_FREELIST)
+		cw_freelist_push(inst_freelist, i);
+#endif
+}
+
+static inline uint64_t frame_ret(const struct cw_frame *f)
+{
+	return f->inst ? f->inst->ret : f->ret;
+}
+
+/* Chooses where return instances come from; called once before anything is patched. 0 or -errno. */
+int cw_hook_set_pool(int kind, uint32_t nr)
+{
+	if (kind == CW_POOL_STACK) {
+		pool_kind = kind;
+		return 0;
+	}
+#ifdef CW_HAVE_POOLS
+	int r = -EINVAL;
+	if (kind == CW_POOL_OBJPOOL)
+		r = cw_objpool_init(&inst_objpool, nr, sizeof(struct cw_inst), 0, NULL, NULL, 0);
+	else if (kind == CW_POOL_FREELIST)
+		r = cw_freelist_init(&inst_freelist, nr, sizeof(struct cw_inst), NULL, NULL, 0);
+	if (!r)
+		pool_kind = kind;
+	return r;
+#else
+	return -ENOTSUP;
+#endif
+}
+
+static uint64_t main_stack_lo, main_stack_hi;
+static pid_t main_tid;
+static pthread_key_t thread_key;
+static int thread_key_ok;
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static void unwound(struct cw_thread *t, uint32_t k)
+{
+	__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].c[t->shard].unwound, 1, __ATOMIC_RELAXED);
+	if (t->frames[k].inst) {
+		inst_push(t->frames[k].inst);
+		t->frames[k].inst = NULL;
+	}
+}
+
+/* Every thread's state, so that the control thread can sum the time of calls still open (a main or an
+ * event loop that never returns must still show its time). A spin lock, taken only at thread start and
+ * exit and by the control thread's reads: never on the hook path. */
+static struct cw_thread *threads;
+static int threads_lock;
+
+static void reg_lock(void)
+{
+	while (__atomic_exchange_n(&threads_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+
+static void reg_unlock(void)
+{
+	__atomic_store_n(&threads_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void thread_gone(void *p)
+{
+	/* the thread exits: frames still open belong to a stack that is going away */
+	struct cw_thread *t = p;
+	cw_tls = NULL;
+	cw_tls_state = 2;
+	if (!t)
+		return;
+	reg_lock();
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		threads = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	reg_unlock();
+	for (uint32_t k = 0; k < t->depth; k++)
+		unwound(t, k);
+	munmap(t, sizeof(*t));
+}
+
+/* Adds to NS[slot] the time so far of every call of an instrumented function still open on any thread
+ * (frames of a thread are read racily: a frame pushed or popped meanwhile is at worst counted or missed
+ * once). NOW is the TSC at the read. Called by the control thread. */
+void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots)
+{
+	reg_lock();
+	for (struct cw_thread *t = threads; t; t = t->next) {
+		uint32_t d = t->depth;
+		for (uint32_t k = 0; k < d && k < CW_STACK_FRAMES; k++) {
+			const struct cw_frame *f = &t->frames[k];
+			int32_t slot = f->slot;
+			struct cw_inst *in = f->inst;
+			uint64_t t0 = in ? in->t0 : f->t0;
+			if (slot >= 0 && (uint32_t)slot < nslots && t0 && t0 < now)
+				ns_ticks[slot] += now - t0;
+		}
+	}
+	reg_unlock();
+}
+
+/* Reads the main thread's stack range from /proc/self/maps without malloc (plain syscalls). */
+void cw_hook_init_main(void)
+{
+	char buf[4096], line[512];
+	size_t ll = 0;
+	ssize_t n;
+	int fd = (int)syscall(SYS_open, "/proc/self/maps", 0);
+
+	main_tid = getpid();
+	if (pthread_key_create(&thread_key, thread_gone) == 0)
+		thread_key_ok = 1;
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof(line) - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			if (ll > 7 && !__builtin_memcmp(line + ll - 7, "[stack]", 7)) {
+				uint64_t lo = 0, hi = 0;
+				char *s = line;
+				while (*s && *s != '-') {
+					lo = lo * 16 + (uint64_t)(*s <= '9' ? *s - '0' : (*s | 32) - 'a' + 10);
+					s++;
+				}
+				for (s++; *s && *s != ' '; s++)
+					hi = hi * 16 + (uint64_t)(*s <= '9' ? *s - '0' : (*s | 32) - 'a' + 10);
+				/* the stack may still grow down to the rlimit: take 64 MB below as ours */
+				main_stack_lo = lo > (64ull << 20) ? lo - (64ull << 20) : 0;
+				main_stack_hi = hi;
+			}
+			ll = 0;
+		}
+	}
+	close(fd);
+}
+
+void cw_hook_thread_busy(void)
+{
+	cw_tls_state = 2;
+}
+
+extern uint64_t cw_x86_call_fpsafe(uint64_t (*fn)(void)) CW_HIDDEN;
+
+static __attribute__((noinline, used)) struct cw_thread *thread_init(void)
+{
+	int saved = errno;
+	struct cw_thread *t;
+
+	cw_tls_state = 2; /* busy while setting up: libc calls below may be instrumented */
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t == MAP_FAILED) {
+		errno = saved;
+		return NULL; /* stays busy: this thread is not timed */
+	}
+	if (gettid() == main_tid) {
+		t->stack_lo = main_stack_lo;
+		t->stack_hi = main_stack_hi;
+	} else {
+		pthread_attr_t a;
+		void *addr;
+		size_t sz;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &addr, &sz) == 0) {
+				t->stack_lo = (uint64_t)addr;
+				t->stack_hi = (uint64_t)addr + sz;
+			}
+			pthread_attr_destroy(&a);
+		}
+	}
+	if (thread_key_ok)
+		pthread_setspecific(thread_key, t);
+	static uint32_t next_shard;
+	t->shard = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED) % CW_AGENT_SHARDS;
+	reg_lock();
+	t->next = threads;
+	if (threads)
+		threads->prev = t;
+	threads = t;
+	reg_unlock();
+	cw_tls = t;
+	cw_tls_state = 1;
+	errno = saved;
+	return t;
+}
+
+static uint64_t thread_init_u64(void)
+{
+	return (uint64_t)thread_init();
+}
+
+static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
+{
+	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++) {
+		uint64_t cur = __atomic_load_n(&s->sites[i].ret, __ATOMIC_RELAXED);
+		if (cur == 0) {
+			uint64_t zero = 0;
+			if (!__atomic_compare_exchange_n(&s->sites[i].ret, &zero, ret, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED))
+				cur = zero;
+			else
+				cur = ret;
+		}
+		if (cur == ret) {
+			__atomic_fetch_add(&s->sites[i].calls, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+}
+
+/* An unwind starts: every replaced return address of this thread is put back (innermost first, so that of
+ * two tail-call frames sharing a slot the outer one's real address wins). */
+static void unwind_begins(struct cw_thread *t)
+{
+	for (uint32_t k = t->depth; k > 0; k--) {
+		struct cw_frame *f = &t->frames[k - 1];
+		if (!f->restored && *f->retp == (uint64_t)cw_x86_ret_tramp) {
+			*f->retp = frame_ret(f);
+			f->restored = 1;
+		}
+	}
+}
+
+/* __cxa_begin_catch, called from the catching frame whose return slot is above CATCH_RETP: frames below it
+ * were unwound; the others are re-armed. */
+static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp)
+{
+	uint64_t c = (uint64_t)catch_retp;
+	while (t->depth) {
+		uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
+		if (b >= c || b < t->stack_lo || b >= t->stack_hi)
+			break;
+		unwound(t, t->depth - 1);
+		t->depth--;
+	}
+	for (uint32_t k = 0; k < t->depth; k++) {
+		struct cw_frame *f = &t->frames[k];
+		if (f->restored && *f->retp == frame_ret(f)) {
+			*f->retp = (uint64_t)cw_x86_ret_tramp;
+			f->restored = 0;
+		}
+	}
+}
+
+uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
+{
+	struct cw_thread *t = cw_tls;
+	int32_t slot;
+
+	if (__builtin_expect(!t, 0)) {
+		if (cw_tls_state != 0)
+			return 0;
+		t = (struct cw_thread *)cw_x86_call_fpsafe(thread_init_u64);
+		if (!t)
+			return 0;
+	}
+	if (t->busy || site >= CW_MAX_SITES)
+		return 0;
+	slot = cw_sites[site].slot;
+	if (slot < 0) {
+		if (slot == CW_SLOT_UNWIND)
+			unwind_begins(t);
+		else if (slot == CW_SLOT_CATCH)
+			unwind_caught(t, retp);
+		return 0; /* or removed while this thread was in the stub */
+	}
+	struct cw_agent_slot *s = &cw_shm->slots[slot];
+	if (cw_count_sites)
+		count_site(s, *retp);
+	struct cw_agent_ctr *c = &s->c[t->shard];
+	uint64_t a = (uint64_t)retp;
+	if (a >= t->stack_lo && a < t->stack_hi)
+		while (t->depth) {
+			uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
+			if (b > a || b < t->stack_lo || b >= t->stack_hi)
+				break;
+			/* same slot, already pointing at the trampoline: an instrumented function tail-called
+			 * this one (jmp, not call); its frame is alive and is finished when we return into
+			 * the trampoline a second time */
+			if (b == a && *retp == (uint64_t)cw_x86_ret_tramp)
+				break;
+			unwound(t, t->depth - 1); /* abandoned by a longjmp out of it */
+			t->depth--;
+		}
+	if (t->depth >= CW_STACK_FRAMES) {
+		__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	struct cw_frame *f = &t->frames[t->depth];
+	struct cw_inst *in = NULL;
+	if (pool_kind != CW_POOL_STACK) {
+		in = inst_pop();
+		if (!in) {
+			__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+		in->ret = *retp;
+	}
+	f->inst = in;
+	f->t0 = 0; /* until the timestamp below: an in-flight read skips it */
+	f->ret = *retp;
+	f->retp = retp;
+	f->slot = slot;
+	f->child = 0;
+	f->restored = 0;
+	/* publish the frame before the return address points at the trampoline: a signal handler on this
+	 * thread that longjmps or returns through instrumented frames sees a consistent stack */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (in)
+		in->t0 = rdtsc();
+	else
+		f->t0 = rdtsc();
+	*retp = (uint64_t)cw_x86_ret_tramp;
+	return 0;
+}
+
+static __attribute__((noreturn, noinline)) void lost_frame(uint64_t *retp)
+{
+	static const char msg[] = "crosswalk agent: return through an unknown frame; aborting\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	abort();
+}
+
+uint64_t cw_agent_on_exit(uint64_t *retp)
+{
+	uint64_t now = rdtsc();
+	struct cw_thread *t = cw_tls;
+	uint32_t i;
+
+	if (!t)
+		lost_frame(retp);
+	for (i = t->depth; i > 0; i--)
+		if (t->frames[i - 1].retp == retp)
+			break;
+	if (!i)
+		lost_frame(retp);
+	for (uint32_t k = i; k < t->depth; k++)
+		unwound(t, k);
+	struct cw_frame *f = &t->frames[i - 1];
+	uint64_t dur, ret;
+	if (f->inst) {
+		dur = now - f->inst->t0;
+		ret = f->inst->ret;
+		inst_push(f->inst);
+		f->inst = NULL;
+	} else {
+		dur = now - f->t0;
+		ret = f->ret;
+	}
+	struct cw_agent_ctr *c = &cw_shm->slots[f->slot].c[t->shard];
+	__atomic_fetch_add(&c->calls, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->incl_ticks, dur, __ATOMIC_RELAXED);
+	if (f->child)
+		__atomic_fetch_add(&c->child_ticks, f->child < dur ? f->child : dur, __ATOMIC_RELAXED);
+	if (i > 1)
+		t->frames[i - 2].child += dur;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->depth = i - 1;
+	return ret;
+}

@@ -1,0 +1,71 @@
+/* What crosswalk (the controller) and libcrosswalk-agent.so (inside the target) share: the control-directory
+ * layout, the text protocol on the control socket, and the counter region both map.
+ *
+ * The controller creates a 0700 directory DIR holding
+ *   DIR/ctl       a unix stream socket the controller listens on; the agent connects (one connection)
+ *   DIR/counters  the counter region (struct cw_agent_shm), created and sized by the controller, mapped
+ *                 MAP_SHARED by both: counters are read without stopping or asking the target, and stay
+ *                 readable after it died. Children forked by the target keep adding to the same counters.
+ * Launch: the agent is preloaded and finds DIR in $CW_AGENT_DIR (only in the process whose pid is
+ * $CW_AGENT_PID: children that exec stay inert). Attach: crosswalk makes the target call
+ * cw_agent_start(DIR) after dlopen.
+ *
+ * Requests, one line each (numbers in decimal, addresses in hex with 0x):
+ *   insert ID ADDR SIZE [ID ADDR SIZE ...]   patch functions; slot ID of the region counts them
+ *   remove ID [ID ...]                       restore their bytes exactly
+ *   start                                    launch mode: let the target run (it waits in the constructor)
+ *   inflight                                 "open SLOT TICKS" for every slot with calls still open: the
+ *                                            time so far of those calls (a main that never returns)
+ *   sites 0|1                                count calls per call site (return address) or not
+ *   detach                                   remove everything; the agent goes idle until a next attach
+ * Each reply is one line per item, "ok ID" or "err ID reason", then "done". End of file on the socket (the
+ * controller died) means detach. */
+#ifndef CW_AGENT_PROTO_H
+#define CW_AGENT_PROTO_H
+
+#include <stdint.h>
+
+#define CW_AGENT_MAGIC 0x6b6c617773737263ull /* "crsswalk" */
+#define CW_AGENT_VERSION 2
+#define CW_AGENT_NSLOTS 16384
+#define CW_AGENT_SITES_PER_SLOT 8 /* call sites counted per function (for indirect calls) */
+
+struct cw_agent_site_count {
+	uint64_t ret; /* return address: the call site is the instruction before it */
+	uint64_t calls;
+};
+
+/* One shard of a function's counters: a thread always adds to the same shard (threads are spread over
+ * the shards round-robin), so threads calling the same function do not all fight for one cache line. */
+#define CW_AGENT_SHARDS 8
+struct cw_agent_ctr {
+	uint64_t calls;	      /* completed calls */
+	uint64_t incl_ticks;  /* inclusive TSC ticks */
+	uint64_t child_ticks; /* of which in instrumented callees: self = incl - child (added only when
+				 non-zero, so a leaf costs two atomic adds per call) */
+	uint64_t unwound;     /* calls entered that never returned: longjmp, exceptions, pthread_exit */
+	uint64_t lost;	      /* entries not timed: shadow stack full, or no return instance */
+	uint64_t pad[3];
+};
+
+struct cw_agent_slot {
+	struct cw_agent_ctr c[CW_AGENT_SHARDS]; /* a reader sums the shards */
+	struct cw_agent_site_count sites[CW_AGENT_SITES_PER_SLOT];
+};
+
+struct cw_agent_shm {
+	uint64_t magic;
+	uint32_t version, nslots;
+	uint64_t agent_pid;
+	double ns_per_tick; /* TSC calibration against CLOCK_MONOTONIC, set by the agent */
+	uint32_t constant_tsc;
+	uint32_t pool;	    /* return-instance source in use (enum cw_agent_pool) */
+	uint64_t pad[11];
+	struct cw_agent_slot slots[]; /* nslots */
+};
+
+#define CW_AGENT_SHM_SIZE (sizeof(struct cw_agent_shm) + CW_AGENT_NSLOTS * sizeof(struct cw_agent_slot))
+
+enum cw_agent_pool { CW_POOL_STACK = 0, CW_POOL_OBJPOOL = 1, CW_POOL_FREELIST = 2 };
+
+#endif

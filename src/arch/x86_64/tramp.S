@@ -1,0 +1,145 @@
+/* The agent's two shared trampolines (x86-64 SysV): the common entry that every per-function stub calls, and
+ * the return trampoline that instrumented functions return into. Built into libcrosswalk-agent.so only.
+ *
+ * Entry: a stub did `push $site; call *cw_x86_entry_common`, so on arrival
+ *     0(%rsp) return into the stub   8(%rsp) site index   16(%rsp) the function's return address
+ * Every general register the C hook may clobber is saved: not only the argument registers (rdi rsi rdx rcx
+ * r8 r9, rax = %al vector count of a variadic call, r10 static chain) but r11 too, because with gcc's
+ * interprocedural register allocation a caller may keep values in "caller-saved" registers across a call
+ * to a function known not to touch them. The hook is compiled with -mgeneral-regs-only and calls nothing
+ * on its fast path, so xmm/ymm and x87 registers are never touched there; its slow path (a thread's first
+ * call) goes through cw_x86_call_fpsafe, which saves xmm0-15. The stack is realigned to 16 (no reliance on
+ * the caller's alignment). Flags are not live at a call; the red zone is empty at a function entry (the
+ * call instruction itself would have clobbered it).
+ *
+ * Return: the function's `ret` popped the replaced return address, so the slot it came from is -8(%rsp).
+ * All general registers are saved again (return value in rax:rdx, and IPA-RA values in the others);
+ * cw_agent_on_exit(slot) gives back the real return address, written into that same slot, and we `ret`
+ * to it. */
+	.text
+	.globl cw_x86_entry_common
+	.hidden cw_x86_entry_common
+	.type cw_x86_entry_common, @function
+	.p2align 4
+cw_x86_entry_common:
+	endbr64
+	push %rbp
+	mov %rsp, %rbp
+	push %rax
+	push %rdi
+	push %rsi
+	push %rdx
+	push %rcx
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	and $-16, %rsp
+	mov 16(%rbp), %edi	/* site index */
+	lea 24(%rbp), %rsi	/* the function's return-address slot */
+	call cw_agent_on_entry
+	lea -72(%rbp), %rsp
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rcx
+	pop %rdx
+	pop %rsi
+	pop %rdi
+	pop %rax
+	pop %rbp
+	ret
+	.size cw_x86_entry_common, . - cw_x86_entry_common
+
+	.globl cw_x86_ret_tramp
+	.hidden cw_x86_ret_tramp
+	.type cw_x86_ret_tramp, @function
+	.p2align 4
+	/* one byte before the label so that a return address pointing here symbolizes inside the function */
+	nop
+cw_x86_ret_tramp:
+	sub $8, %rsp		/* back over the slot the function returned through */
+	push %rax
+	push %rdi
+	push %rsi
+	push %rdx
+	push %rcx
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %rbp
+	mov %rsp, %rbp
+	and $-16, %rsp
+	lea 80(%rbp), %rdi	/* the slot */
+	call cw_agent_on_exit
+	mov %rax, 80(%rbp)	/* the real return address */
+	mov %rbp, %rsp
+	pop %rbp
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rcx
+	pop %rdx
+	pop %rsi
+	pop %rdi
+	pop %rax
+	/* not `ret`: the return into this trampoline already used up the caller's return-stack-buffer entry;
+	 * an indirect jump is predicted by the branch target buffer and leaves the RSB in step with the real
+	 * stack. -8(%rsp) is safe below the stack pointer: the kernel skips the 128-byte red zone when it
+	 * pushes a signal frame. Flags are not live across a return. */
+	lea 8(%rsp), %rsp
+	jmp *-8(%rsp)
+	.size cw_x86_ret_tramp, . - cw_x86_ret_tramp
+
+	/* uint64_t cw_x86_call_fpsafe(uint64_t (*fn)(void)): FN() with xmm0-15 preserved around it */
+	.globl cw_x86_call_fpsafe
+	.hidden cw_x86_call_fpsafe
+	.type cw_x86_call_fpsafe, @function
+	.p2align 4
+cw_x86_call_fpsafe:
+	push %rbp
+	mov %rsp, %rbp
+	and $-16, %rsp
+	sub $256, %rsp
+	movups %xmm0, 0(%rsp)
+	movups %xmm1, 16(%rsp)
+	movups %xmm2, 32(%rsp)
+	movups %xmm3, 48(%rsp)
+	movups %xmm4, 64(%rsp)
+	movups %xmm5, 80(%rsp)
+	movups %xmm6, 96(%rsp)
+	movups %xmm7, 112(%rsp)
+	movups %xmm8, 128(%rsp)
+	movups %xmm9, 144(%rsp)
+	movups %xmm10, 160(%rsp)
+	movups %xmm11, 176(%rsp)
+	movups %xmm12, 192(%rsp)
+	movups %xmm13, 208(%rsp)
+	movups %xmm14, 224(%rsp)
+	movups %xmm15, 240(%rsp)
+	call *%rdi
+	movups 0(%rsp), %xmm0
+	movups 16(%rsp), %xmm1
+	movups 32(%rsp), %xmm2
+	movups 48(%rsp), %xmm3
+	movups 64(%rsp), %xmm4
+	movups 80(%rsp), %xmm5
+	movups 96(%rsp), %xmm6
+	movups 112(%rsp), %xmm7
+	movups 128(%rsp), %xmm8
+	movups 144(%rsp), %xmm9
+	movups 160(%rsp), %xmm10
+	movups 176(%rsp), %xmm11
+	movups 192(%rsp), %xmm12
+	movups 208(%rsp), %xmm13
+	movups 224(%rsp), %xmm14
+	movups 240(%rsp), %xmm15
+	mov %rbp, %rsp
+	pop %rbp
+	ret
+	.size cw_x86_call_fpsafe, . - cw_x86_call_fpsafe
+
+	.section .note.GNU-stack, "", @progbits
