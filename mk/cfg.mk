@@ -14,7 +14,13 @@ $(B)/obj/src/cfg/syscalls.o: $(B)/gen/cw_syscall_table.h
 CFG_WL_DIR := $(B)/workloads/cfg
 CFG_WL := $(foreach c,gcc clang,$(foreach o,O0 O2,$(CFG_WL_DIR)/cfgtest-$(c)-$(o) $(CFG_WL_DIR)/cfgvirt-$(c)-$(o)))
 
+CFG_WL += $(CFG_WL_DIR)/cfgtest-noplt
 all: $(CFG_WL)
+
+# -fno-plt: calls to libc are `call *puts@GOTPCREL(%rip)`, imports without a PLT stub
+$(CFG_WL_DIR)/cfgtest-noplt: tests/workloads/cfg/cfgtest.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fno-plt -Wall -o $@ $<
 
 $(CFG_WL_DIR)/cfgtest-%: tests/workloads/cfg/cfgtest.c
 	@mkdir -p $(@D)

@@ -115,6 +115,35 @@ static void load_rels(struct cw_cfg_obj *o)
 	qsort(o->rel, o->nrel, sizeof(*o->rel), rel_cmp);
 }
 
+/* The PLT sections: a jump into one that is not a stub's GOT jump is lazy binding's jump to .plt[0]. */
+static void load_plt(struct cw_cfg_obj *o)
+{
+	static const char *const names[] = { ".plt", ".plt.sec", ".plt.got" };
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	if (elf_getshdrstrndx(o->elf, &shstrndx))
+		return;
+	while ((scn = elf_nextscn(o->elf, scn))) {
+		const char *n;
+		if (!gelf_getshdr(scn, &sh) || !(n = elf_strptr(o->elf, shstrndx, sh.sh_name)))
+			continue;
+		for (size_t i = 0; i < 3; i++)
+			if (!strcmp(n, names[i])) {
+				o->plt[i][0] = sh.sh_addr;
+				o->plt[i][1] = sh.sh_addr + sh.sh_size;
+			}
+	}
+}
+
+bool cw_cfg_in_plt(const struct cw_cfg_obj *o, uint64_t v)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (v >= o->plt[i][0] && v < o->plt[i][1])
+			return true;
+	return false;
+}
+
 /* DT_NEEDED, DT_SONAME, DT_RUNPATH/DT_RPATH: for scopes. Exported functions of .dynsym: for resolving. */
 static void load_dynamic(struct cw_cfg_obj *o)
 {
@@ -220,6 +249,7 @@ static int obj_load(struct cw_cfg *g, struct cw_cfg_obj *o)
 	o->fs = cw_calloc(o->nfuncs ? o->nfuncs : 1, sizeof(*o->fs));
 	load_rels(o);
 	load_dynamic(o);
+	load_plt(o);
 	const char *sl = strrchr(o->path, '/');
 	o->base = sl ? sl + 1 : o->path;
 	return 0;
@@ -333,10 +363,10 @@ int cw_cfg_func_at(struct cw_cfg_obj *o, uint64_t vaddr, const struct cw_func **
 
 /* ---- decoding ---- */
 
-bool cw_cfg_is_cold(const char *name)
+bool cw_cfg_is_part(const struct cw_func *f)
 {
-	const char *c = strstr(name, ".cold");
-	return c && (c[5] == 0 || c[5] == '.');
+	const char *c = strstr(f->name, ".cold");
+	return f->midframe || (c && (c[5] == 0 || c[5] == '.'));
 }
 
 static const struct cfg_rel *rel_at(const struct cw_cfg_obj *o, uint64_t slot)
@@ -425,7 +455,8 @@ static bool is_target(const struct sweep *w, uint64_t v)
 enum { SCAN_UNKNOWN = -1, SCAN_SWITCH = -2 };
 
 /* Scan back from instruction I of W, in its basic block, for the value written to REG (a 64-bit register):
- * `mov $N` or `xor reg,reg`; with SWITCH set, instead look for a table load (a memory read with an index
+ * `mov $N` or `xor reg,reg`, following register copies (glibc's futex wrappers: mov $202,%r8d ...
+ * mov %r8d,%eax); with SWITCH set, instead look for a table load (a memory read with an index
  * register scaled by 4 or 8) that marks an indirect jmp as a switch. */
 static long scan_back(struct cw_cfg_obj *o, const struct sweep *w, size_t i, ZydisRegister reg, bool sw)
 {
@@ -455,13 +486,22 @@ static long scan_back(struct cw_cfg_obj *o, const struct sweep *w, size_t i, Zyd
 			if (op->type != ZYDIS_OPERAND_TYPE_REGISTER || !(op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ||
 			    ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, op->reg.value) != reg)
 				continue;
+			/* only whole 32/64-bit writes define the value (mov $5,%al keeps the upper bits) */
+			if (ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, op->reg.value) < 32)
+				return SCAN_UNKNOWN;
 			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_MOV && ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 				return (long)ops[1].imm.value.u;
 			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_XOR && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 			    ops[1].reg.value == op->reg.value)
 				return 0;
+			if (j == 0 && in.mnemonic == ZYDIS_MNEMONIC_MOV && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+			    ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, ops[1].reg.value) >= 32) {
+				reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[1].reg.value);
+				goto next; /* a copy: the value is the source's */
+			}
 			return SCAN_UNKNOWN;
 		}
+	next:;
 	}
 	return SCAN_UNKNOWN;
 }
@@ -486,8 +526,10 @@ static bool classify_direct(struct cw_cfg_obj *o, const struct sweep *w, uint64_
 		}
 		return true;
 	}
+	if (!call && cw_cfg_in_plt(o, t))
+		return false; /* a lazy PLT stub's jump to .plt[0] (the resolver), not a call */
 	ssize_t i = func_idx_le(o, t);
-	if (i >= 0 && !call && cw_cfg_is_cold(o->funcs[i].name)) {
+	if (i >= 0 && !call && cw_cfg_is_part(&o->funcs[i])) {
 		*cold = i;
 		return false;
 	}
@@ -581,7 +623,8 @@ static bool sweep(struct cw_cfg_obj *o, struct sweep *w, struct sitevec *sv, boo
 		struct cw_site tmp = { .addr = a, .len = in.length, .tail = !call, .in_cold = in_cold, .nr = -1 };
 		bool site;
 		ssize_t cold = -1;
-		if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
+		/* not ZYDIS_ATTRIB_IS_RELATIVE: that is also set for jmp *GOT(%rip), a memory operand */
+		if (in.raw.imm[0].is_relative) {
 			uint64_t t = a + in.length + (uint64_t)in.raw.imm[0].value.s;
 			if (!call && t >= w->start && t < w->end) {
 				if (w->ntg == w->tgcap) {
@@ -702,7 +745,7 @@ int cw_cfg_func_range(struct cw_cfg_obj *o, const struct cw_func *f, uint64_t *s
 		return err;
 	*start = o->funcs[i].start;
 	*end = func_end(o, i);
-	return 0;
+	return cw_cfg_is_part(&o->funcs[i]) ? -EINVAL : 0;
 }
 
 int cw_cfg_decode_all(struct cw_cfg_obj *o, struct cw_cfg_stats *st)
@@ -712,7 +755,7 @@ int cw_cfg_decode_all(struct cw_cfg_obj *o, struct cw_cfg_stats *st)
 	struct cw_cfg_stats s = { .funcs = o->nfuncs };
 	for (size_t i = 0; i < o->nfuncs; i++) {
 		cw_cfg_decode_idx(o, i);
-		if (cw_cfg_is_cold(o->funcs[i].name))
+		if (cw_cfg_is_part(&o->funcs[i]))
 			continue; /* its sites are counted with the function it belongs to */
 		s.decoded++;
 		s.insns += o->fs[i].ninsns;
@@ -752,11 +795,11 @@ int cw_cfg_callers(struct cw_cfg_obj *o, const struct cw_func *f, const struct c
 		size_t cnt = 0, k = 0;
 		/* a .cold part's sites are listed again with the function it belongs to, which is the caller */
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_cold(o->funcs[i].name); j++)
+			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_part(&o->funcs[i]); j++)
 				cnt += o->fs[i].sites[j].kind == CW_SITE_CALL;
 		struct cref *v = cw_calloc(cnt ? cnt : 1, sizeof(*v));
 		for (size_t i = 0; i < o->nfuncs; i++)
-			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_cold(o->funcs[i].name); j++)
+			for (size_t j = 0; j < o->fs[i].n && !cw_cfg_is_part(&o->funcs[i]); j++)
 				if (o->fs[i].sites[j].kind == CW_SITE_CALL)
 					v[k++] = (struct cref){ o->fs[i].sites[j].target,
 								{ &o->funcs[i], &o->fs[i].sites[j] } };

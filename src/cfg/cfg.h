@@ -27,7 +27,7 @@ enum cw_site_kind {
 
 struct cw_site {
 	uint64_t addr;	     /* ELF vaddr of the instruction */
-	uint64_t target;     /* CALL: callee start (or the address jumped to); IMPORT: the stub or GOT slot */
+	uint64_t target;     /* CALL: callee start (or the address called); IMPORT: the stub or GOT slot */
 	const char *callee;  /* CALL: function name; IMPORT: symbol; INDIRECT: IFUNC resolver's name or NULL;
 				SYSCALL: syscall name or NULL */
 	const char *kentry;  /* SYSCALL (or an IMPORT of syscall()): kernel entry, "__x64_sys_read", or NULL */
@@ -46,7 +46,7 @@ struct cw_cfg *cw_cfg_new(struct cw_syms *syms);
 void cw_cfg_free(struct cw_cfg *g); /* accepts NULL */
 struct cw_syms *cw_cfg_syms(struct cw_cfg *g);
 
-/* The object at PATH (opened once; -ENOEXEC when it is not an x86-64 ELF object). */
+/* The object at PATH (opened once; -ENOEXEC when it is not a regular file holding an x86-64 ELF object). */
 int cw_cfg_open(struct cw_cfg *g, const char *path, struct cw_cfg_obj **out);
 const char *cw_cfg_obj_path(const struct cw_cfg_obj *o);
 const char *cw_cfg_obj_soname(const struct cw_cfg_obj *o); /* DT_SONAME, else the basename */
@@ -59,7 +59,8 @@ int cw_cfg_main(struct cw_cfg_obj *o, const struct cw_func **f);
 /* The call and syscall sites of function F, in address order (its .cold part last). Decodes F on first use. */
 int cw_cfg_callees(struct cw_cfg_obj *o, const struct cw_func *f, const struct cw_site **sites, size_t *n);
 /* The address range [start, end) that F's decoding covered (its extent, not its .cold part): what an
- * instrumenter may patch. */
+ * instrumenter may patch. -EINVAL when F is code of another function (a .cold part, cw_func.midframe):
+ * it is entered by a jump, so it has no entry to instrument. */
 int cw_cfg_func_range(struct cw_cfg_obj *o, const struct cw_func *f, uint64_t *start, uint64_t *end);
 
 /* Callers of F inside the same object (direct calls and tail calls); decodes the whole object on first
@@ -121,13 +122,22 @@ void cw_cfg_scope_spec(const struct cw_cfg_scope *sc, const struct cw_cfg_obj *o
 		       char *buf, size_t len);
 
 /* May F reach a syscall instruction, itself or through callees (direct, tail, and with a scope, imports)
- * within MAX_DEPTH call levels (0: F only)? Breadth-first, so the result is a shallowest one. Returns 1 and
- * fills OUT when it does, 0 when it does not (indirect sites are not followed), or a negative errno. */
+ * within MAX_DEPTH call levels (0: F only; at most CW_CFG_MAX_REACH - 1)? Breadth-first, so the result is a
+ * shallowest one. Returns 1 and fills OUT when it does, 0 when it does not (indirect sites are not
+ * followed), or a negative errno. */
+#define CW_CFG_MAX_REACH 16
 struct cw_cfg_reach {
 	int depth;		       /* call levels from F to the function with the syscall */
 	struct cw_cfg_obj *obj;	       /* that function's object */
 	const struct cw_func *func;    /* that function */
 	const struct cw_site *site;    /* its syscall site */
+	/* the call path: path[0] is F, path[depth] the function with the syscall; site[i] leads from
+	 * path[i] to path[i + 1] */
+	struct {
+		struct cw_cfg_obj *obj;
+		const struct cw_func *func;
+		const struct cw_site *site;
+	} path[CW_CFG_MAX_REACH];
 };
 int cw_cfg_reaches_syscall(struct cw_cfg_obj *o, const struct cw_cfg_scope *sc, const struct cw_func *f,
 			   int max_depth, struct cw_cfg_reach *out);

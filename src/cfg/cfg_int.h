@@ -49,6 +49,7 @@ struct cw_cfg_obj {
 	const char **needed;
 	size_t nneeded;
 	const char *soname, *runpath, *rpath;
+	uint64_t plt[3][2]; /* .plt, .plt.sec, .plt.got: [start, end) */
 	bool callers_built;
 	struct cw_caller *callers; /* sorted by target, parallel to caller_tgt */
 	uint64_t *caller_tgt;
@@ -75,7 +76,10 @@ struct cw_cfg {
 const uint8_t *cw_cfg_code(const struct cw_cfg_obj *o, uint64_t v, size_t *avail);
 ssize_t cw_cfg_func_idx(const struct cw_cfg_obj *o, uint64_t start); /* exact start, or -1 */
 int cw_cfg_decode_idx(struct cw_cfg_obj *o, size_t i);
-/* A gcc .cold part ("main.cold", "f.part.0.cold.1"): code of another function, not a function. */
-bool cw_cfg_is_cold(const char *name);
+/* Code of another function, not a function: a gcc .cold part ("main.cold", "f.part.0.cold.1"), or, in a
+ * stripped object, any code whose unwind info says it starts inside a frame (cw_func.midframe). */
+bool cw_cfg_is_part(const struct cw_func *f);
+/* V lies in .plt, .plt.sec or .plt.got. */
+bool cw_cfg_in_plt(const struct cw_cfg_obj *o, uint64_t v);
 
 #endif

@@ -320,8 +320,9 @@ static void build_imports(struct cw_cfg_obj *o)
 	size_t cap = 0;
 	cw_cfg_decode_all(o, NULL);
 	for (size_t i = 0; i < o->nfuncs; i++) {
-		if (cw_cfg_is_cold(o->funcs[i].name))
-			continue; /* listed with the function they belong to */
+		/* parts are listed with the function they belong to; a PLT stub only forwards its caller's */
+		if (cw_cfg_is_part(&o->funcs[i]) || cw_cfg_in_plt(o, o->funcs[i].start))
+			continue;
 		for (size_t k = 0; k < o->fs[i].n; k++) {
 			const struct cw_site *s = &o->fs[i].sites[k];
 			if (s->kind != CW_SITE_IMPORT)
@@ -428,6 +429,8 @@ struct qent {
 	struct cw_cfg_obj *o;
 	size_t idx;
 	int depth;
+	size_t parent; /* queue index of the caller; SIZE_MAX for F */
+	const struct cw_site *via;
 };
 
 int cw_cfg_reaches_syscall(struct cw_cfg_obj *o, const struct cw_cfg_scope *sc, const struct cw_func *f,
@@ -438,20 +441,36 @@ int cw_cfg_reaches_syscall(struct cw_cfg_obj *o, const struct cw_cfg_scope *sc, 
 	ssize_t fi = f ? cw_cfg_func_idx(o, f->start) : -1;
 	if (fi < 0)
 		return -ENOENT;
+	if (max_depth >= CW_CFG_MAX_REACH)
+		max_depth = CW_CFG_MAX_REACH - 1;
 	/* breadth-first; the queue doubles as the visited set (small: a few thousand at depth 4 in libc) */
 	struct qent *q = cw_malloc(64 * sizeof(*q));
 	size_t n = 0, cap = 64, head = 0;
 	size_t hcap = 1024, hn = 0;
 	uint64_t *seen = cw_calloc(hcap, sizeof(*seen)); /* hash of (object, function index) + 1 */
 	int rc = 0;
-	q[n++] = (struct qent){ o, (size_t)fi, 0 };
+	q[n++] = (struct qent){ o, (size_t)fi, 0, SIZE_MAX, NULL };
 	while (head < n) {
+		size_t cur = head;
 		struct qent e = q[head++];
 		cw_cfg_decode_idx(e.o, e.idx);
 		const struct cfg_fstate *fs = &e.o->fs[e.idx];
 		for (size_t k = 0; k < fs->n; k++)
 			if (fs->sites[k].kind == CW_SITE_SYSCALL) {
-				*out = (struct cw_cfg_reach){ e.depth, e.o, &e.o->funcs[e.idx], &fs->sites[k] };
+				memset(out, 0, sizeof(*out));
+				out->depth = e.depth;
+				out->obj = e.o;
+				out->func = &e.o->funcs[e.idx];
+				out->site = &fs->sites[k];
+				for (size_t j = cur; j != SIZE_MAX; j = q[j].parent) {
+					int d = q[j].depth;
+					out->path[d].obj = q[j].o;
+					out->path[d].func = &q[j].o->funcs[q[j].idx];
+					if (d == e.depth)
+						out->path[d].site = &fs->sites[k];
+					if (d > 0)
+						out->path[d - 1].site = q[j].via;
+				}
 				rc = 1;
 				goto out;
 			}
@@ -495,7 +514,7 @@ int cw_cfg_reaches_syscall(struct cw_cfg_obj *o, const struct cw_cfg_scope *sc, 
 				cap *= 2;
 				q = cw_realloc(q, cap * sizeof(*q));
 			}
-			q[n++] = (struct qent){ to, (size_t)ti, e.depth + 1 };
+			q[n++] = (struct qent){ to, (size_t)ti, e.depth + 1, cur, s };
 		}
 	}
 out:

@@ -18,6 +18,8 @@ static void usage(FILE *f)
 		   "                       (default main; found through _start when the binary is stripped)\n"
 		   "  -d, --depth N        levels of callees to expand (default 1)\n"
 		   "      --json           JSON instead of the indented tree\n"
+		   "      --syscall        print a shortest call path from FUNCTION to a syscall instruction\n"
+		   "                       (within --depth levels, default 8), or say there is none\n"
 		   "      --stats          decode every function of the root's object and print counts and time\n");
 }
 
@@ -160,10 +162,9 @@ static void print_func(struct cg *c, struct cw_cfg_obj *o, const struct cw_func 
 	const struct cw_site *sites;
 	size_t n;
 	uint64_t start, end, b = bias_of(c, o);
-	if (cw_cfg_callees(o, f, &sites, &n) || cw_cfg_func_range(o, f, &start, &end)) {
+	if (cw_cfg_callees(o, f, &sites, &n))
 		n = 0;
-		start = end = f->start;
-	}
+	cw_cfg_func_range(o, f, &start, &end); /* a .cold part has a range, though no entry */
 	if (c->ndone == c->capdone) {
 		c->capdone = c->capdone ? 2 * c->capdone : 64;
 		c->done = cw_realloc(c->done, c->capdone * sizeof(*c->done));
@@ -192,6 +193,32 @@ static void print_func(struct cg *c, struct cw_cfg_obj *o, const struct cw_func 
 	c->npath--;
 }
 
+/* A shortest path from F to a syscall: "main -> io -> libc.so.6:read -> syscall read(0) -> __x64_sys_read". */
+static int print_reach(struct cg *c, struct cw_cfg_obj *o, const struct cw_func *f, int depth)
+{
+	struct cw_cfg_reach r;
+	char spec[512];
+	int rc = cw_cfg_reaches_syscall(o, c->sc, f, depth, &r);
+	if (rc < 0)
+		return rc;
+	if (!rc) {
+		cw_cfg_scope_spec(c->sc, o, f, spec, sizeof(spec));
+		fprintf(c->out, "%s: no syscall within %d call levels (indirect calls not followed)\n", spec, depth);
+		return 0;
+	}
+	for (int d = 0; d <= r.depth; d++) {
+		cw_cfg_scope_spec(c->sc, r.path[d].obj, r.path[d].func, spec, sizeof(spec));
+		fprintf(c->out, "%s -> ", spec);
+	}
+	if (r.site->nr >= 0)
+		fprintf(c->out, "syscall %s(%d)", r.site->callee ? r.site->callee : "?", r.site->nr);
+	else
+		fputs("syscall ?", c->out);
+	fprintf(c->out, "%s%s  @0x%llx\n", r.site->kentry ? " -> " : "", r.site->kentry ? r.site->kentry : "",
+		(unsigned long long)(r.site->addr + bias_of(c, r.obj)));
+	return 0;
+}
+
 static int stats(struct cg *c, struct cw_cfg_obj *o)
 {
 	struct cw_cfg_stats st;
@@ -206,18 +233,18 @@ static int stats(struct cg *c, struct cw_cfg_obj *o)
 
 int cmd_callgraph(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_STATS };
+	enum { O_JSON = 256, O_STATS, O_SYSCALL };
 	static const struct option opts[] = {
 		{ "pid", required_argument, 0, 'p' }, { "function", required_argument, 0, 'f' },
 		{ "depth", required_argument, 0, 'd' }, { "json", no_argument, 0, O_JSON },
-		{ "stats", no_argument, 0, O_STATS },	{ "help", no_argument, 0, 'h' },
+		{ "stats", no_argument, 0, O_STATS },	{ "syscall", no_argument, 0, O_SYSCALL },	{ "help", no_argument, 0, 'h' },
 		{ 0 },
 	};
 	struct cg c = { .out = stdout, .max_depth = 1 };
 	struct cw_proc_maps maps = { 0 };
 	const char *func = NULL, *bin = NULL;
 	long pid = 0;
-	int opt, err, ret = CW_EXIT_USAGE, do_stats = 0;
+	int opt, err, ret = CW_EXIT_USAGE, do_stats = 0, do_reach = 0, depth_set = 0;
 	char *end;
 
 	optind = 1;
@@ -232,6 +259,7 @@ int cmd_callgraph(int argc, char **argv)
 			break;
 		case 'f': func = optarg; break;
 		case 'd':
+			depth_set = 1;
 			c.max_depth = (int)strtol(optarg, &end, 10);
 			if (*end || c.max_depth < 1 || c.max_depth > 64) {
 				cw_err("invalid depth '%s' (1..64)", optarg);
@@ -240,6 +268,7 @@ int cmd_callgraph(int argc, char **argv)
 			break;
 		case O_JSON: c.json = true; break;
 		case O_STATS: do_stats = 1; break;
+		case O_SYSCALL: do_reach = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return CW_EXIT_USAGE;
 		}
@@ -280,6 +309,15 @@ int cmd_callgraph(int argc, char **argv)
 	}
 	if (do_stats && stats(&c, o))
 		goto out;
+	if (do_reach) {
+		err = print_reach(&c, o, f, depth_set ? c.max_depth : 8);
+		if (err) {
+			cw_err("%s: %s", f->name, strerror(-err));
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
 	print_func(&c, o, f, 0);
 	if (c.json)
 		fputc('\n', c.out);

@@ -74,6 +74,7 @@ struct cand {
 	uint64_t start, size;
 	const char *name; /* NULL: unnamed (an .eh_frame start) */
 	int bind;	  /* 3 global, 2 weak, 1 local, 0 PLT/unnamed */
+	bool midframe;	  /* an FDE whose first row's CFA is not rsp+8 (see struct cw_func) */
 };
 
 struct cands {
@@ -81,13 +82,14 @@ struct cands {
 	size_t n, cap;
 };
 
-static void cand_add(struct cands *c, uint64_t start, uint64_t size, const char *name, int bind)
+static struct cand *cand_add(struct cands *c, uint64_t start, uint64_t size, const char *name, int bind)
 {
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 1024;
 		c->v = cw_realloc(c->v, c->cap * sizeof(*c->v));
 	}
-	c->v[c->n++] = (struct cand){ start, size, name, bind };
+	c->v[c->n] = (struct cand){ start, size, name, bind, false };
+	return &c->v[c->n++];
 }
 
 static size_t underscores(const char *s)
@@ -410,24 +412,45 @@ static uint64_t rd_enc(struct rdr *r, uint8_t enc, bool apply, bool is64)
 	return v;
 }
 
-/* The FDE pointer encoding from the CIE at R (positioned after its id); 0xff when unusable. */
-static uint8_t cie_fde_enc(struct rdr r, bool is64)
+/* What an FDE needs from its CIE: the pointer encoding, whether FDEs carry augmentation data, the data
+ * alignment factor, and the initial instructions. */
+struct cie {
+	size_t off;
+	uint8_t enc; /* 0xff: unusable */
+	bool z;
+	int64_t daf;
+	struct rdr ins; /* the initial instructions (ok false: none usable) */
+};
+
+/* The CIE at R (positioned after its id); CIE->enc is 0xff when unusable. */
+static void cie_parse(struct rdr r, bool is64, struct cie *cie)
 {
 	uint8_t version = (uint8_t)rd_uint(&r, 1), enc = 0; /* default: absptr */
 	const char *aug = (const char *)r.p;
 	size_t alen = strnlen(aug, r.end - r.p);
+	cie->enc = 0xff;
+	cie->z = false;
+	cie->ins.ok = false;
 	if (!r.ok || alen == (size_t)(r.end - r.p))
-		return 0xff;
+		return;
 	rd_skip(&r, alen + 1);
-	if (aug[0] != 'z')
-		return alen == 0 ? 0 : 0xff; /* "eh" and other old augmentations: cannot find the encoding */
-	rd_uleb(&r);			     /* code alignment */
-	rd_sleb(&r);			     /* data alignment */
+	if (aug[0] != 'z') {
+		if (alen == 0)
+			cie->enc = 0; /* "eh" and other old augmentations: cannot find the encoding */
+		return;
+	}
+	cie->z = true;
+	rd_uleb(&r); /* code alignment */
+	cie->daf = rd_sleb(&r);
 	if (version == 1)
 		rd_uint(&r, 1);
 	else
 		rd_uleb(&r); /* return address register */
-	rd_uleb(&r);	     /* augmentation data length */
+	uint64_t dlen = rd_uleb(&r);
+	struct rdr after = r; /* the initial instructions follow the augmentation data */
+	rd_skip(&after, dlen);
+	if (after.ok)
+		cie->ins = after;
 	for (size_t i = 1; i < alen && r.ok; i++) {
 		switch (aug[i]) {
 		case 'R': enc = (uint8_t)rd_uint(&r, 1); break;
@@ -438,20 +461,46 @@ static uint8_t cie_fde_enc(struct rdr r, bool is64)
 			break;
 		}
 		case 'S': case 'B': case 'G': break;
-		default: return r.ok ? enc : 0xff; /* unknown: R, if any, came before */
+		default: cie->enc = r.ok ? enc : 0xff; return; /* unknown: R, if any, came before */
 		}
 	}
-	return r.ok ? enc : 0xff;
+	cie->enc = r.ok ? enc : 0xff;
+}
+
+/* Runs call frame instructions up to the first row boundary (an advance): the CFA rule in force at the
+ * FDE's first address, tracked as register + offset; an expression makes it unknown (reg -1). */
+static void cfa_run(struct rdr r, int64_t daf, int *reg, int64_t *off)
+{
+	while (r.ok && r.p < r.end) {
+		uint8_t op = (uint8_t)rd_uint(&r, 1);
+		switch (op >> 6) {
+		case 1: return;			 /* advance_loc */
+		case 2: rd_uleb(&r); continue;	 /* offset */
+		case 3: continue;		 /* restore */
+		}
+		switch (op) {
+		case 0x00: case 0x0a: case 0x0b: break; /* nop, remember/restore_state */
+		case 0x01: case 0x02: case 0x03: case 0x04: return; /* set_loc, advance_loc1/2/4 */
+		case 0x05: case 0x09: case 0x14: case 0x2f: rd_uleb(&r); rd_uleb(&r); break;
+		case 0x06: case 0x07: case 0x08: case 0x2e: rd_uleb(&r); break;
+		case 0x0c: *reg = (int)rd_uleb(&r); *off = (int64_t)rd_uleb(&r); break;
+		case 0x0d: *reg = (int)rd_uleb(&r); break;
+		case 0x0e: *off = (int64_t)rd_uleb(&r); break;
+		case 0x0f: *reg = -1; rd_skip(&r, rd_uleb(&r)); break;
+		case 0x10: case 0x16: rd_uleb(&r); rd_skip(&r, rd_uleb(&r)); break;
+		case 0x11: case 0x15: rd_uleb(&r); rd_sleb(&r); break;
+		case 0x12: *reg = (int)rd_uleb(&r); *off = rd_sleb(&r) * daf; break;
+		case 0x13: *off = rd_sleb(&r) * daf; break;
+		default: return; /* unknown: stop where the rule is still known */
+		}
+	}
 }
 
 /* Every FDE of an .eh_frame image (BUF/LEN at ELF vaddr VADDR): a function start and its length. */
 static void add_eh_frame(struct cands *c, const struct cw_obj *obj, const uint8_t *buf, size_t len,
 			 uint64_t vaddr, bool is64)
 {
-	struct {
-		size_t off;
-		uint8_t enc;
-	} cie_cache[8];
+	struct cie cie_cache[8];
 	memset(cie_cache, 0xff, sizeof(cie_cache));
 	size_t off = 0;
 	while (len - off >= 4) {
@@ -468,26 +517,35 @@ static void add_eh_frame(struct cands *c, const struct cw_obj *obj, const uint8_
 		uint64_t id = rd_uint(&r, 4);
 		if (id != 0 && id <= id_off) { /* an FDE; a CIE has id 0 */
 			size_t cie_off = id_off - id;
-			uint8_t enc = 0xff;
 			size_t slot = (cie_off / 4) % 8;
-			if (cie_cache[slot].off == cie_off) {
-				enc = cie_cache[slot].enc;
-			} else {
+			struct cie *cie = &cie_cache[slot];
+			if (cie->off != cie_off) {
 				struct rdr cr = { buf + cie_off, buf + len, vaddr + cie_off, true };
 				uint64_t clen = rd_uint(&cr, 4);
+				cie->off = cie_off;
+				cie->enc = 0xff;
 				if (clen != 0xffffffff && clen >= 4 && clen <= (size_t)(cr.end - cr.p)) {
 					cr.end = cr.p + clen;
 					if (rd_uint(&cr, 4) == 0 && cr.ok)
-						enc = cie_fde_enc(cr, is64);
+						cie_parse(cr, is64, cie);
 				}
-				cie_cache[slot].off = cie_off;
-				cie_cache[slot].enc = enc;
 			}
-			if (enc != 0xff) {
-				uint64_t start = rd_enc(&r, enc, true, is64);
-				uint64_t range = rd_enc(&r, enc & 0x0f, false, is64);
-				if (r.ok && start && range && in_exec(obj, start))
-					cand_add(c, start, range, NULL, 0);
+			if (cie->enc != 0xff) {
+				uint64_t start = rd_enc(&r, cie->enc, true, is64);
+				uint64_t range = rd_enc(&r, cie->enc & 0x0f, false, is64);
+				if (r.ok && start && range && in_exec(obj, start)) {
+					struct cand *x = cand_add(c, start, range, NULL, 0);
+					/* a call leaves the CFA at rsp+8 (DWARF reg 7): any other rule at the
+					 * first address means the code is entered from inside a frame */
+					int reg = 7;
+					int64_t off = 8;
+					if (cie->ins.ok && cie->z) {
+						cfa_run(cie->ins, cie->daf, &reg, &off);
+						rd_skip(&r, rd_uleb(&r)); /* the FDE's augmentation data */
+						cfa_run(r, cie->daf, &reg, &off);
+						x->midframe = r.ok && (reg != 7 || off != 8);
+					}
+				}
 			}
 		}
 		off = next;
@@ -640,9 +698,11 @@ static void build_tables(struct cw_obj *obj, struct cands *c, bool unnamed_start
 		if (x->name)
 			nn++;
 		if (nf && obj->funcs[nf - 1].start == x->start) {
-			/* an alias, or the FDE of a named function: only the extent can add to what we have */
+			/* an alias, or the FDE of a named function: only the extent and the FDE's entry rule
+			 * can add to what we have */
 			if (x->size > obj->funcs[nf - 1].size)
 				obj->funcs[nf - 1].size = x->size;
+			obj->funcs[nf - 1].midframe |= x->midframe;
 			continue;
 		}
 		if (!x->name) {
@@ -650,7 +710,7 @@ static void build_tables(struct cw_obj *obj, struct cands *c, bool unnamed_start
 			if (!unnamed_starts || (p && p->size && x->start - p->start < p->size))
 				continue;
 		}
-		obj->funcs[nf++] = (struct cw_func){ x->start, x->size, x->name, x->name != NULL };
+		obj->funcs[nf++] = (struct cw_func){ x->start, x->size, x->name, x->name != NULL, x->midframe };
 	}
 	obj->nfuncs = nf;
 	for (size_t i = 0; i < nf; i++) {
@@ -666,7 +726,7 @@ static void build_tables(struct cw_obj *obj, struct cands *c, bool unnamed_start
 	for (size_t i = 0; i < c->n; i++)
 		if (c->v[i].name)
 			obj->byname[obj->nbyname++] = (struct cw_func){ c->v[i].start, c->v[i].size, c->v[i].name,
-									true };
+									true, false };
 	size_t nb = obj->nbyname;
 	for (size_t i = 0; i < nf; i++)
 		if (!obj->funcs[i].named)

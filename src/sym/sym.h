@@ -47,6 +47,9 @@ struct cw_func {
 	uint64_t size;	/* 0 when unknown (then it ends at the next function) */
 	const char *name;
 	bool named;	/* false: the name is the synthesized "OBJ+0xOFFSET" */
+	bool midframe;	/* its .eh_frame FDE starts with a CFA other than rsp+8: code entered by a jump from
+			   inside another function's frame (gcc's .cold parts, named or not), never called;
+			   set in the function table (cw_syms_funcs), not in cw_syms_find's alias entries */
 };
 
 /* The result of a lookup. */

@@ -70,6 +70,18 @@ grep -qE 'syscall (pselect6\(270\) -> __x64_sys_pselect6|select\(23\) -> __x64_s
 "$CW" callgraph "$W/cfgtest-gcc-O2" -f io --depth 2 > "$TMP/io.txt" || fail "io depth 2"
 grep -A3 'plt->libc.so.6:read' "$TMP/io.txt" | grep -q 'syscall read(0)' || { cat "$TMP/io.txt"; fail "io -> read -> syscall"; }
 
+# the shortest call path to a syscall, through the PLT into libc
+for v in gcc-O2 clang-O0; do
+	"$CW" callgraph "$W/cfgtest-$v" --syscall > "$TMP/r.txt" || fail "$v --syscall"
+	has "$TMP/r.txt" "main -> raw_getpid -> syscall getpid(39) -> __x64_sys_getpid" "$v --syscall"
+done
+"$CW" callgraph "$W/cfgtest-gcc-O2" -f io --syscall > "$TMP/r.txt" || fail "io --syscall"
+grep -qE '^io -> libc.so.6:[_a-z]*select -> syscall (pselect6|select)\(' "$TMP/r.txt" || { cat "$TMP/r.txt"; fail "io --syscall"; }
+"$CW" callgraph "$W/cfgtest-gcc-O2" -f leaf --syscall > "$TMP/r.txt" || fail "leaf --syscall"
+has "$TMP/r.txt" "leaf: no syscall within 8 call levels" "leaf --syscall"
+"$CW" callgraph /usr/bin/ls --syscall > "$TMP/r.txt" || fail "ls --syscall"
+grep -qE '^ls\+0x[0-9a-f]+ -> .* -> syscall ' "$TMP/r.txt" || { cat "$TMP/r.txt"; fail "ls main --syscall"; }
+
 # a running process: the same tree as the file's, at runtime addresses inside the executable's mapping
 "$CW_WL/blocker" > /dev/null 2>&1 &
 pid=$!

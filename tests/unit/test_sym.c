@@ -323,6 +323,55 @@ static void funcs_debian_binary(void **state)
 	cw_syms_free(s);
 }
 
+/* midframe: the first row of each FDE's CFA table (readelf -wF) is rsp+8 exactly for the functions not
+ * marked; the marked ones (gcc's .cold parts, unnamed here) start inside a frame. Checked on a Debian
+ * binary and on libc (whose .cold parts are named in libc6-dbg). */
+static void funcs_midframe(void **state)
+{
+	const char *bins[] = { "/usr/bin/ls", "/lib/x86_64-linux-gnu/libc.so.6" };
+	for (size_t bi = 0; bi < 2; bi++) {
+		struct cw_syms *s = cw_syms_new();
+		const struct cw_func *fs;
+		size_t n, checked = 0, mid = 0, cold_named = 0;
+		assert_int_equal(cw_syms_funcs(s, bins[bi], &fs, &n), 0);
+		char cmd[256], line[512];
+		snprintf(cmd, sizeof(cmd), "readelf -wF %s 2>/dev/null", bins[bi]);
+		FILE *f = popen(cmd, "r");
+		assert_non_null(f);
+		unsigned long long a = 0;
+		bool want_row = false;
+		while (fgets(line, sizeof(line), f)) {
+			const char *pc = strstr(line, "pc=");
+			unsigned long long b, loc;
+			char cfa[64];
+			if (strstr(line, " FDE ") && pc && sscanf(pc, "pc=%llx..%llx", &a, &b) == 2) {
+				want_row = true;
+				continue;
+			}
+			if (!want_row || sscanf(line, "%llx %63s", &loc, cfa) != 2 || loc != a)
+				continue;
+			want_row = false;
+			for (size_t i = 0; i < n; i++) /* small tables: a linear search is fine */
+				if (fs[i].start == a) {
+					bool expect = strcmp(cfa, "rsp+8") != 0;
+					if (fs[i].midframe != expect)
+						fail_msg("%s: %s at 0x%llx: CFA %s, midframe %d", bins[bi], fs[i].name, a, cfa,
+							 fs[i].midframe);
+					checked++;
+					mid += expect;
+					cold_named += expect && strstr(fs[i].name, ".cold");
+					break;
+				}
+		}
+		pclose(f);
+		print_message("%s: %zu FDE starts checked, %zu start inside a frame (%zu named .cold)\n", bins[bi],
+			      checked, mid, cold_named);
+		assert_true(checked > 200);
+		assert_true(mid > 5);
+		cw_syms_free(s);
+	}
+}
+
 /* Stripped, with a .gnu_debuglink to symtest.debug: real names again, through the debug file. */
 static void funcs_debuglink(void **state)
 {
@@ -757,7 +806,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(maps_parse_text), cmocka_unit_test(maps_self),	    cmocka_unit_test(funcs_symtab),
-		cmocka_unit_test(funcs_stripped),  cmocka_unit_test(funcs_debuglink), cmocka_unit_test(funcs_debian_binary), cmocka_unit_test(user_pie),
+		cmocka_unit_test(funcs_stripped),  cmocka_unit_test(funcs_debuglink), cmocka_unit_test(funcs_debian_binary), cmocka_unit_test(funcs_midframe), cmocka_unit_test(user_pie),
 		cmocka_unit_test(user_nopie),	   cmocka_unit_test(user_stripped),   cmocka_unit_test(user_debuglink),
 		cmocka_unit_test(user_deleted),	   cmocka_unit_test(libc_debug),      cmocka_unit_test(vdso),
 		cmocka_unit_test(kernel_kallsyms), cmocka_unit_test(kernel_parse_text), cmocka_unit_test(bad_input),
