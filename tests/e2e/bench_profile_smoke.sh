@@ -10,7 +10,7 @@ WL=$CW_ROOT/build/bench/profile_wl
 python3 "$CW_ROOT/bench/profile/run.py" --quick -o "$TMP/p.json" --crosswalk "$CW" --workload "$WL" \
 	> "$TMP/out.txt" 2> "$TMP/err.txt" || { cat "$TMP/err.txt"; fail "bench driver exited $?"; }
 cat "$TMP/out.txt"
-grep -q "^goals: " "$TMP/out.txt" || fail "no goals line in the printed table"
+grep -q "^goals:" "$TMP/out.txt" || fail "no goals line in the printed table"
 python3 - "$TMP/p.json" <<'PY' || fail "bench JSON incomplete"
 import json, sys
 d = json.load(open(sys.argv[1]))
