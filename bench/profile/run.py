@@ -574,7 +574,7 @@ def print_table(res):
     print(f"crosswalk pprof output: {pp:,} bytes" if pp else "crosswalk pprof output: n/a")
     bc = res.get("bpf_cost") or {}
     if "ns_per_workload_sample" in bc:
-        print(f"crosswalk BPF on_sample: {bc['ns_per_workload_sample'] / 1000:.1f} us per workload sample "
+        print(f"crosswalk BPF on_sample: {bc['ns_per_workload_sample'] / 1000:.1f} us per workload sample, at most "
               f"(all its runs: {bc['run_time_ns'] / 1e6:.1f} ms / {bc['workload_samples']} workload samples; "
               f"{bc['run_cnt']} runs in all, {bc['ns_per_run']:.0f} ns each): "
               f"{bc['pct_of_workload_cpu']:.2f}% of the workload's CPU at {c['freq_hz']} Hz")

@@ -2,20 +2,21 @@
  * spread over user procedures several calls deep and over libc (qsort calling back into us, memcpy,
  * strlen), so that a profiler must unwind through libc without frame pointers to reach main.
  *
- * usage: profile_wl [ROUNDS]   (default 60; one round is ~40 ms of CPU on this project's VMs)
+ * usage: profile_wl [ROUNDS]   (default 60; one round is ~10 ms of CPU on this project's VMs)
  * Prints one line: "profile_wl: rounds=N wall_s=W cpu_s=C check=X", where W and C are the wall-clock and
  * process CPU time (CLOCK_PROCESS_CPUTIME_ID) of the work itself, from main's start to its end: the CPU
  * time includes what the kernel spends in sampling interrupts taken while the workload runs (this kernel
  * has no IRQ time accounting), which is exactly a sampling profiler's cost to the profiled program.
  *
- * Intended shares of the work per round (they drift with the CPU; the benchmark compares profilers with
- * each other, not with these):
+ * Shares of the CPU time (perf and crosswalk agree to within a point; they drift a little with the CPU):
  *   mix_block        ~25%  main > run > do_round > phase_hash > mix_block
- *   qsort + cmp_rec  ~20%  main > run > do_round > phase_sort > qsort (libc) > ... > cmp_rec
- *   memcpy           ~15%  main > run > do_round > phase_copy > copy_chunks > memcpy (libc)
- *   strlen           ~15%  main > run > do_round > phase_strings > strlen (libc)
- *   leaf_poly        ~15%  main > run > do_round > phase_deep > descend x 24 > leaf_poly
- *   crc_step         ~10%  main > run > do_round > phase_crc > crc_step */
+ *   qsort            ~21%  main > run > do_round > phase_sort > qsort_r (libc) > msort_with_tmp x ~13
+ *                          (~13%) > cmp_rec (~8%, a callback from libc into us)
+ *   leaf_poly        ~16%  main > run > do_round > phase_deep > descend x 25 > leaf_poly
+ *   strlen           ~15%  main > run > do_round > phase_strings > strlen (libc, __strlen_evex here)
+ *   crc_step         ~10%  main > run > phase_crc > crc_step (do_round tail-calls phase_crc)
+ *   memcpy           ~10%  main > run > do_round > phase_copy > copy_chunks > memcpy (libc)
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
