@@ -13,8 +13,12 @@ and reports, per mode: the workload's CPU and wall time (it measures both itself
 end) as an overhead over the same round's baseline (median, min, max over rounds); the profiler's own CPU
 time; the output size; the share of the workload's stacks that reach main. Self samples per procedure,
 summed over all rounds, give each profiler's top 10 and the largest difference in percentage points
-between crosswalk and each perf mode over the union of the two top-10 lists. One extra crosswalk run
-writes pprof (its size) with kernel.bpf_stats_enabled=1, to measure the BPF program's own cost per sample.
+between crosswalk and each perf mode over the union of the two top-10 lists.
+
+At 997 Hz one run's CPU time varies by more than the profilers cost on a shared VM, so AMP_ROUNDS more
+rounds at AMP_FREQ (default 9973 Hz) give each profiler's CPU cost per sample (extra CPU over the round's
+baseline / samples) and the overhead it projects at HZ. One extra crosswalk run writes pprof (its size)
+with kernel.bpf_stats_enabled=1, to measure the BPF program's own run time per sample.
 
 Prints a table and writes JSON (default bench/results/profile.json).
 """

@@ -17,7 +17,7 @@ d = json.load(open(sys.argv[1]))
 def need(obj, *keys):
     for k in keys:
         assert k in obj, f"missing {k!r} in {sorted(obj)}"
-need(d, "machine", "config", "modes", "bpf_cost", "agreement", "goals", "elapsed_s")
+need(d, "machine", "config", "modes", "bpf_cost", "amplified", "agreement", "goals", "elapsed_s")
 assert d["config"]["quick"] and d["config"]["rounds"] == 1 and d["config"]["freq_hz"] == 997
 need(d["modes"], "baseline", "crosswalk", "perf_fp", "perf_dwarf")
 for m, v in d["modes"].items():
@@ -39,10 +39,15 @@ for m in ("crosswalk", "perf_fp", "perf_dwarf"):
 for m in ("vs_perf_fp", "vs_perf_dwarf"):
     need(d["agreement"][m], "max_abs_diff_pp", "procedures")
     assert d["agreement"][m]["procedures"]
+for m in ("crosswalk", "perf_fp", "perf_dwarf"):
+    a = d["amplified"][m]
+    need(a, "overhead_cpu_pct", "us_per_sample", "projected_overhead_pct_at_freq")
+    assert a["samples_per_run"] > 0 and a["us_per_sample"] is not None
 b = d["bpf_cost"]
 assert "ns_per_workload_sample" in b or "error" in b, b
 need(d["goals"], "crosswalk_overhead_le_2pct", "crosswalk_overhead_below_perf_fp",
-     "crosswalk_overhead_below_perf_dwarf", "top10_within_2pp_of_perf_dwarf", "crosswalk_stacks_reach_main_ge_95pct")
+     "crosswalk_overhead_below_perf_dwarf", "top10_within_2pp_of_perf_dwarf", "crosswalk_stacks_reach_main_ge_95pct",
+     "projected_crosswalk_overhead_le_2pct", "projected_crosswalk_overhead_below_perf_fp")
 print("bench JSON complete")
 PY
 no_bpf_left
