@@ -106,6 +106,13 @@ struct uw_state {
 	__u64 hash;
 	__u32 tgid;
 	__u32 pad;
+	/* the previous frame's mapping and row: the next frame is most often in the same object, and in
+	 * recursion at the same return address; reusing them saves the searches (cold cache lines) */
+	__u64 m_start, m_end, m_bias;
+	__u32 m_row_off, m_row_cnt;
+	__u64 last_lpc;
+	__u32 last_idx;
+	__u32 pad2;
 	struct cw_ustack st;
 };
 struct {
@@ -235,40 +242,53 @@ static long uw_step(__u32 i, void *ctx)
 	struct uw_state *s = bpf_map_lookup_elem(&scratch, &c->slot);
 	if (!s)
 		return 1;
-	struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &s->tgid);
 	__u64 pc = s->pc, lpc = i == 0 ? pc : pc - 1, cfa, ra, bp;
 	__u32 idx;
-	struct cw_uw_map *m = NULL;
 	struct cw_uw_row *row = NULL;
 
-	if (!proc) {
-		s->st.flags |= CW_US_TRUNC_NOMAP;
-		return 1;
+	if (lpc < s->m_start || lpc >= s->m_end) {
+		struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &s->tgid);
+		struct cw_uw_map *m;
+		if (!proc) {
+			s->st.flags |= CW_US_TRUNC_NOMAP;
+			return 1;
+		}
+		/* the mapping: last with start <= lpc */
+		struct map_search ms = { .lo = 0, .hi = proc->nmaps, .pc = lpc, .tgid = s->tgid };
+		if (ms.hi > CW_MAX_MAPS)
+			ms.hi = CW_MAX_MAPS;
+		bpf_loop(10, map_search_step, &ms, 0);
+		if (ms.lo == 0 || ms.lo > CW_MAX_MAPS) {
+			s->st.flags |= CW_US_TRUNC_NOMAP;
+			return 1;
+		}
+		m = &proc->maps[(ms.lo - 1) & (CW_MAX_MAPS - 1)];
+		if (lpc >= m->end) {
+			s->st.flags |= CW_US_TRUNC_NOMAP;
+			return 1;
+		}
+		s->m_start = m->start;
+		s->m_end = m->end;
+		s->m_bias = m->bias;
+		s->m_row_off = m->row_off;
+		s->m_row_cnt = m->row_cnt;
 	}
-	/* the mapping: last with start <= lpc */
-	struct map_search ms = { .lo = 0, .hi = proc->nmaps, .pc = lpc, .tgid = s->tgid };
-	if (ms.hi > CW_MAX_MAPS)
-		ms.hi = CW_MAX_MAPS;
-	bpf_loop(10, map_search_step, &ms, 0);
-	if (ms.lo == 0 || ms.lo > CW_MAX_MAPS) {
-		s->st.flags |= CW_US_TRUNC_NOMAP;
-		return 1;
-	}
-	m = &proc->maps[(ms.lo - 1) & (CW_MAX_MAPS - 1)];
-	if (lpc >= m->end) {
-		s->st.flags |= CW_US_TRUNC_NOMAP;
-		return 1;
-	}
-	if (!m->row_cnt) {
+	if (!s->m_row_cnt) {
 		s->st.flags |= CW_US_TRUNC_NOINFO;
 		return 1;
 	}
-	/* the row: last with row.pc <= rel */
-	struct row_search rs = { .lo = m->row_off, .hi = m->row_off + m->row_cnt, .rel = lpc - m->bias };
-	bpf_loop(32, row_search_step, &rs, 0);
-	idx = rs.lo;
+	if (i > 0 && lpc == s->last_lpc) {
+		idx = s->last_idx;
+	} else {
+		/* the row: last with row.pc <= rel */
+		struct row_search rs = { .lo = s->m_row_off, .hi = s->m_row_off + s->m_row_cnt, .rel = lpc - s->m_bias };
+		bpf_loop(32, row_search_step, &rs, 0);
+		idx = rs.lo;
+		s->last_lpc = lpc;
+		s->last_idx = idx;
+	}
 	row = bpf_map_lookup_elem(&rows, &idx);
-	if (!row || row->pc > rs.rel) {
+	if (!row || row->pc > lpc - s->m_bias) {
 		s->st.flags |= CW_US_TRUNC_NOINFO;
 		return 1;
 	}
@@ -317,6 +337,8 @@ static __always_inline __u64 unwind_user(__u32 slot, __u32 tgid)
 	s->hash = 0xcbf29ce484222325ull;
 	s->st.n = 0;
 	s->st.flags = 0;
+	s->m_start = s->m_end = 0;
+	s->last_lpc = 0;
 	if (!s->pc)
 		return 0;
 	push_pc(s, s->pc);
