@@ -550,6 +550,11 @@ fail:
 	return NULL;
 }
 
+bool cw_agent_source_tsc_constant(struct cw_msource *s)
+{
+	return P(s)->shm->constant_tsc != 0;
+}
+
 int cw_agent_source_poll(struct cw_msource *s, int *status)
 {
 	bool gone = target_gone(s);
