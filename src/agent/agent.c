@@ -264,6 +264,7 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	cw_shm->constant_tsc = (uint32_t)has_constant_tsc();
 	cw_shm->ns_per_tick = calibrate();
 	cw_shm->agent_pid = (uint64_t)getpid();
+	cw_shm->pool = (uint32_t)cw_hook_pool();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;

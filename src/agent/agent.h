@@ -35,6 +35,7 @@ uint64_t cw_agent_on_exit(uint64_t *retp) CW_HIDDEN;
 void cw_hook_init_main(void) CW_HIDDEN;	 /* on the main thread, before any patching */
 void cw_hook_thread_busy(void) CW_HIDDEN; /* the calling thread (the agent's own) is never instrumented */
 int cw_hook_set_pool(int kind, uint32_t nr) CW_HIDDEN; /* enum cw_agent_pool; before any patching */
+int cw_hook_pool(void) CW_HIDDEN; /* the source in use (a later attach cannot change it) */
 void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots) CW_HIDDEN;
 extern void cw_x86_entry_common(void) CW_HIDDEN;
 extern void cw_x86_ret_tramp(void) CW_HIDDEN;
