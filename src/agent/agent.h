@@ -52,5 +52,7 @@ void cw_patch_unwind_hooks(void) CW_HIDDEN;
  * int3 protocol once for all of them */
 void cw_patch_begin(void) CW_HIDDEN;
 void cw_patch_commit(void) CW_HIDDEN;
+int cw_patch_staged(uint32_t k, uint64_t *site, uint32_t *len, int32_t *slot) CW_HIDDEN;
+int cw_patch_unstage(uint64_t site) CW_HIDDEN;
 
 #endif

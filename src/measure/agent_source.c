@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cw_mpoint {
@@ -154,6 +155,61 @@ static void snapshot(struct agent_priv *p, struct cw_mpoint *pt)
 		pt->base_sites[i] = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
 }
 
+/* The patches prepared by the agent are written while every other thread of the target is stopped and
+ * none of them is between two instructions that the jump will cover (a thread preempted there would
+ * resume in the middle of the jump): stop, read the PCs, and if one is inside a range, let everything
+ * run a moment and try again. The agent's int3 protocol covers threads that are running; this covers the
+ * ones that are not. Without ptrace rights the commit goes ahead with the int3 protocol alone. */
+static int commit_stopped(struct cw_msource *s, void *rv, size_t nr)
+{
+	struct { uint64_t site; unsigned len; int slot; int busy; } *ranges = rv;
+	struct agent_priv *p = P(s);
+	char err[256], line[64];
+	struct cw_stopped *st = NULL;
+	int inside = 0;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		st = cw_inject_stop(s->pid, (pid_t)p->shm->ctl_tid, err, sizeof(err));
+		if (!st) {
+			cw_dbg("patching without stopping the threads: %s", err);
+			break;
+		}
+		const uint64_t *pcs;
+		int n = cw_inject_stopped_pcs(st, &pcs);
+		inside = 0;
+		for (size_t k = 0; k < nr; k++) {
+			ranges[k].busy = 0;
+			for (int i = 0; i < n; i++)
+				if (pcs[i] > ranges[k].site && pcs[i] < ranges[k].site + ranges[k].len)
+					ranges[k].busy = inside = 1;
+		}
+		if (!inside)
+			break;
+		cw_dbg("a thread is inside a function's first instructions: retrying");
+		if (attempt == 19)
+			break; /* leave those out, patch the rest with the threads stopped */
+		cw_inject_resume(st);
+		st = NULL;
+		struct timespec d = { 0, 2 * 1000 * 1000 };
+		nanosleep(&d, NULL);
+	}
+	size_t cap = 32 + nr * 24, len = (size_t)snprintf(NULL, 0, "commit");
+	char *req = cw_malloc(cap);
+	len = (size_t)snprintf(req, cap, "commit");
+	for (size_t k = 0; inside && k < nr; k++)
+		if (ranges[k].busy)
+			len += (size_t)snprintf(req + len, cap - len, " 0x%lx", ranges[k].site);
+	req[len++] = '\n';
+	int r = send_all(p->fd, req, len);
+	free(req);
+	while (!r && !(r = recv_line(p, line, sizeof(line))) && strcmp(line, "done"))
+		;
+	cw_inject_resume(st);
+	if (!inside)
+		for (size_t k = 0; k < nr; k++)
+			ranges[k].busy = 0;
+	return r;
+}
+
 int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, size_t n,
 				struct cw_mpoint **points, char (*errs)[256])
 {
@@ -162,7 +218,7 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 	char *req = cw_malloc(cap), line[512];
 	int ok = 0, r = 0;
 
-	len = (size_t)snprintf(req, cap, "insert");
+	len = (size_t)snprintf(req, cap, "prepare");
 	cw_inject_resolve_pin(s->pid);
 	for (size_t i = 0; i < n; i++) {
 		struct cw_resolved res;
@@ -187,6 +243,8 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 	}
 	cw_inject_resolve_unpin();
 	r = 0;
+	struct range { uint64_t site; unsigned len; int slot; int busy; } *ranges = NULL;
+	size_t nranges = 0;
 	if (sent) {
 		req[len++] = '\n';
 		r = send_all(p->fd, req, len);
@@ -195,6 +253,15 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 				break;
 			if (!strcmp(line, "done"))
 				break;
+			unsigned long rs;
+			unsigned rl;
+			int rid;
+			if (sscanf(line, "range %d %lx %u", &rid, &rs, &rl) == 3) {
+				ranges = cw_realloc(ranges, (nranges + 1) * sizeof(*ranges));
+				ranges[nranges] = (struct range){ rs, rl, rid, 0 };
+				nranges++;
+				continue;
+			}
 			int slot = -1, pos = 0;
 			bool good = !strncmp(line, "ok ", 3);
 			sscanf(line + 3, "%d %n", &slot, &pos);
@@ -212,6 +279,22 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 				}
 		}
 	}
+	if (!r && nranges) {
+		r = commit_stopped(s, ranges, nranges);
+		/* a function a stopped thread sat inside of was left alone: say so */
+		for (size_t k = 0; !r && k < nranges; k++)
+			for (size_t i = 0; ranges[k].busy && i < n; i++)
+				if (points[i] && points[i]->slot == ranges[k].slot) {
+					snprintf(errs[i], sizeof(errs[i]),
+						 "cannot instrument %.150s: a thread keeps stopping inside its first instructions",
+						 points[i]->name);
+					free_slot(p, ranges[k].slot);
+					free(points[i]);
+					points[i] = NULL;
+					ok--;
+				}
+	}
+	free(ranges);
 	free(req);
 	if (r) {
 		for (size_t i = 0; i < n; i++) {
