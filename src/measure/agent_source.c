@@ -50,7 +50,7 @@ struct agent_priv {
 	int next_slot;
 	int *free_slots, nfree;
 	char *rbuf;
-	size_t rlen, rcap;
+	size_t rlen, rcap, roff;
 };
 
 static struct agent_priv *P(struct cw_msource *s)
@@ -101,13 +101,20 @@ static int send_all(int fd, const char *b, size_t n)
 static int recv_line(struct agent_priv *p, char *line, size_t cap)
 {
 	for (int waited = 0;;) {
-		char *nl = p->rlen ? memchr(p->rbuf, '\n', p->rlen) : NULL;
+		/* unread bytes are rbuf[roff, rlen): lines are consumed without moving the rest each time */
+		char *nl = p->rlen > p->roff ? memchr(p->rbuf + p->roff, '\n', p->rlen - p->roff) : NULL;
 		if (nl) {
-			size_t l = (size_t)(nl - p->rbuf);
-			snprintf(line, cap, "%.*s", (int)l, p->rbuf);
-			memmove(p->rbuf, nl + 1, p->rlen - l - 1);
-			p->rlen -= l + 1;
+			size_t l = (size_t)(nl - (p->rbuf + p->roff));
+			snprintf(line, cap, "%.*s", (int)l, p->rbuf + p->roff);
+			p->roff += l + 1;
+			if (p->roff == p->rlen)
+				p->roff = p->rlen = 0;
 			return 0;
+		}
+		if (p->roff) {
+			memmove(p->rbuf, p->rbuf + p->roff, p->rlen - p->roff);
+			p->rlen -= p->roff;
+			p->roff = 0;
 		}
 		if (p->rcap - p->rlen < 1024) {
 			p->rcap = p->rcap ? p->rcap * 2 : 8192;
