@@ -5,8 +5,12 @@
 
 #include "util/util.h"
 
+int cmd_demo(int argc, char **argv);
+int cmd_callgraph(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_kmeasure(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
+int cmd_walk(int argc, char **argv);
 
 #endif

@@ -130,6 +130,9 @@ int cmd_profile(int argc, char **argv)
 			goto out;
 		}
 		cw_profiler_add_pid(prof, launch.pid, true);
+		char exe[4096];
+		if (cw_find_program(cmd[0], exe, sizeof(exe)) == 0)
+			cw_profiler_preload_exe(prof, exe);
 		size_t len = 0;
 		for (char **a = cmd; *a && len < sizeof(target) - 2; a++)
 			len += snprintf(target + len, sizeof(target) - len, "%s%s", a == cmd ? "" : " ", *a);

@@ -13,9 +13,13 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } cmds[] = {
+	{ "walk", cmd_walk, "search from main down the call graph, into the kernel, to the bottleneck" },
 	{ "profile", cmd_profile, "mixed user+kernel sampling profile, on-CPU and off-CPU (DCPI style)" },
+	{ "demo", cmd_demo, "the bundled demo: a select() server with idle connections, explained, then epoll" },
+	{ "callgraph", cmd_callgraph, "static callees tree of a function: calls, PLT imports, tail calls, syscalls" },
 	{ "probe", cmd_probe, "try each kernel facility and say what works here" },
 	{ "measure", cmd_measure, "time chosen functions of a program: calls, inclusive and self time" },
+	{ "kmeasure", cmd_kmeasure, "time syscalls, page faults and kernel functions of a process" },
 };
 
 static void usage(FILE *f)

@@ -25,6 +25,9 @@ bool cw_launch_poll(struct cw_launch *l);
 /* Kill (SIGTERM, then SIGKILL after a grace period) and reap a launched child still running. */
 void cw_launch_kill(struct cw_launch *l);
 
+/* The file execvp would run for NAME (PATH searched when NAME has no slash). 0 or -ENOENT. */
+int cw_find_program(const char *name, char *out, size_t len);
+
 /* SIGINT/SIGTERM/SIGHUP set *flag instead of killing the tool, so every exit path cleans up. */
 void cw_catch_signals(volatile int *flag);
 

@@ -134,11 +134,11 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 ppid)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Ask user space for (new) mappings of TGID, at most every 10 ms. */
+/* Ask user space for (new) mappings of TGID, at most every 20 ms. */
 static __always_inline void need_maps(__u32 tgid)
 {
 	__u64 now = bpf_ktime_get_ns(), *last = bpf_map_lookup_elem(&notified, &tgid);
-	if (last && now - *last < 10000000)
+	if (last && now - *last < 20000000)
 		return;
 	bpf_map_update_elem(&notified, &tgid, &now, BPF_ANY);
 	emit(CW_EV_NEED_MAPS, tgid, 0);
@@ -322,7 +322,9 @@ static __always_inline __u64 unwind_user(__u32 slot, __u32 tgid)
 	push_pc(s, s->pc);
 	struct uw_ctx c = { .slot = slot };
 	bpf_loop(CW_MAX_UFRAMES, uw_step, &c, 0);
-	if (s->st.flags & CW_US_TRUNC_NOMAP && s->st.n <= 2)
+	/* a PC in no known mapping: the process mapped code since its mappings were read (the libraries
+	 * ld.so maps after exec, dlopen) */
+	if (s->st.flags & CW_US_TRUNC_NOMAP)
 		need_maps(tgid);
 	if (!s->hash)
 		s->hash = 1;

@@ -16,6 +16,10 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -96,20 +100,31 @@ static void load_table(struct cw_profiler *p, struct uw_obj *o, const char *path
 	cw_uw_table_free(&t);
 }
 
-static struct uw_obj *get_obj(struct cw_profiler *p, pid_t pid, const struct cw_map *m)
+static struct uw_obj *obj_lookup(struct cw_profiler *p, uint64_t dev, uint64_t ino, bool *created)
 {
-	unsigned h = hash2(m->dev, m->ino);
+	unsigned h = hash2(dev, ino);
 	struct uw_obj *o;
-	char path[128];
-
+	*created = false;
 	for (o = p->objs[h]; o; o = o->next)
-		if (o->dev == m->dev && o->ino == m->ino)
+		if (o->dev == dev && o->ino == ino)
 			return o;
 	o = cw_calloc(1, sizeof(*o));
-	o->dev = m->dev;
-	o->ino = m->ino;
+	o->dev = dev;
+	o->ino = ino;
 	o->next = p->objs[h];
 	p->objs[h] = o;
+	*created = true;
+	return o;
+}
+
+static struct uw_obj *get_obj(struct cw_profiler *p, pid_t pid, const struct cw_map *m)
+{
+	bool created;
+	struct uw_obj *o = obj_lookup(p, m->dev, m->ino, &created);
+	char path[128];
+
+	if (!created)
+		return o;
 	/* map_files reaches the mapped file even when deleted or in another mount namespace */
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)m->start,
 		 (unsigned long long)m->end);
@@ -118,6 +133,74 @@ static struct uw_obj *get_obj(struct cw_profiler *p, pid_t pid, const struct cw_
 	else
 		load_table(p, o, m->path, NULL, 0);
 	return o;
+}
+
+static void preload_file(struct cw_profiler *p, const char *path)
+{
+	struct stat st;
+	bool created;
+	if (stat(path, &st) < 0)
+		return;
+	struct uw_obj *o = obj_lookup(p, makedev(major(st.st_dev), minor(st.st_dev)), st.st_ino, &created);
+	if (created)
+		load_table(p, o, path, NULL, 0);
+}
+
+/* The first file named NAME in the directories the dynamic linker searches by default. */
+static bool find_lib(const char *name, char *out, size_t len)
+{
+	static const char *const dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib",
+					    "/usr/lib" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(out, len, "%s/%s", dirs[i], name);
+		if (access(out, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+void cw_profiler_preload_exe(struct cw_profiler *p, const char *exe)
+{
+	int fd = open(exe, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	char path[4096];
+
+	if (fd < 0)
+		return;
+	preload_file(p, exe);
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn dyn;
+			if (!gelf_getdyn(d, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
+				continue;
+			const char *name = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+			if (name && find_lib(name, path, sizeof(path)))
+				preload_file(p, path);
+		}
+	}
+	/* and the dynamic linker itself */
+	size_t nph = 0;
+	if (elf && elf_getphdrnum(elf, &nph) == 0)
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_INTERP) {
+				Elf_Data *d = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_BYTE);
+				if (d && d->d_buf && ph.p_filesz < sizeof(path)) {
+					memcpy(path, d->d_buf, ph.p_filesz);
+					path[ph.p_filesz] = 0;
+					preload_file(p, path);
+				}
+			}
+		}
+	elf_end(elf);
+	close(fd);
 }
 
 /* The vdso is the same image in every process of this kernel: take ours. */
@@ -575,6 +658,22 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 				continue;
 			key_frames(p, &k, &fb);
 			add_stack(prof, &cap, p, &k, &fb, 0, ns);
+			prof->offcpu_total_ns += ns;
+		}
+		/* threads blocked right now: their interval so far counts too (a thread asleep for the whole
+		 * run would otherwise not show at all) */
+		struct offstart { uint64_t ts; struct cw_count_key key; } os;
+		uint32_t tid, *ptid = NULL, ntid;
+		uint64_t now = cw_now_ns();
+		fd = bpf_map__fd(p->skel->maps.offstarts);
+		while (bpf_map_get_next_key(fd, ptid, &ntid) == 0) {
+			tid = ntid;
+			ptid = &tid;
+			if (bpf_map_lookup_elem(fd, &tid, &os) < 0 || os.ts >= now)
+				continue;
+			ns = now - os.ts;
+			key_frames(p, &os.key, &fb);
+			add_stack(prof, &cap, p, &os.key, &fb, 0, ns);
 			prof->offcpu_total_ns += ns;
 		}
 	}

@@ -26,6 +26,9 @@ int cw_profiler_open(const struct cw_profiler_opts *o, struct cw_profiler **out,
 /* Make PID a target (before or after start). Its mappings and unwind tables are loaded now, unless
  * PRE_EXEC says it is a launched child still waiting to exec (its exec event loads them then). */
 int cw_profiler_add_pid(struct cw_profiler *p, pid_t pid, bool pre_exec);
+/* Build the unwind tables of executable EXE, its DT_NEEDED libraries and its dynamic linker now, so that a
+ * launched program's first samples unwind fully (its mappings then only need to be read). */
+void cw_profiler_preload_exe(struct cw_profiler *p, const char *exe);
 /* Attach the sampling (one cpu-clock event per CPU) and tracepoint programs. */
 int cw_profiler_start(struct cw_profiler *p, char *err, size_t errlen);
 /* Serve the BPF side's requests (new processes, new mappings) for up to TIMEOUT_MS. */

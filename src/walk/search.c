@@ -110,9 +110,22 @@ static void apply_delta(struct cw_wnode *n, const struct cw_wmeas *m1, double dt
 	n->mean_ns = dcalls ? (double)dincl / dcalls : 0;
 	n->has_split = m1->has_split;
 	n->estimated = m1->estimated;
+	/* counters are per function, not per calling context: time a function spends under other callers
+	 * (or, for a syscall, in other threads) cannot belong to this node beyond its parent's share */
+	if (n->parent && n->parent->share > 0 && n->share > n->parent->share) {
+		double k = n->parent->share / n->share;
+		n->share = n->parent->share;
+		n->mean_ns *= k;
+		n->clamped = k;
+	} else {
+		n->clamped = 1;
+	}
 	if (m1->has_split) {
-		n->oncpu_share = (m1->oncpu_ns - m0->oncpu_ns) / 1e9 / dt;
-		n->blocked_share = (m1->blocked_ns - m0->blocked_ns) / 1e9 / dt;
+		/* estimated splits may move back a little between reads: never below zero */
+		n->oncpu_share = (m1->oncpu_ns > m0->oncpu_ns ? m1->oncpu_ns - m0->oncpu_ns : 0) / 1e9 / dt;
+		n->blocked_share = (m1->blocked_ns > m0->blocked_ns ? m1->blocked_ns - m0->blocked_ns : 0) / 1e9 / dt;
+		n->oncpu_share *= n->clamped;
+		n->blocked_share *= n->clamped;
 	}
 }
 
@@ -120,7 +133,15 @@ static int cmp_verdict(const void *a, const void *b)
 {
 	const struct cw_wnode *x = *(struct cw_wnode *const *)a, *y = *(struct cw_wnode *const *)b;
 	double sx = x->first_kid ? x->self_share : x->share, sy = y->first_kid ? y->self_share : y->share;
-	return sx < sy ? 1 : sx > sy ? -1 : x->id - y->id;
+	int rx = (int)(sx * 100 + 0.5), ry = (int)(sy * 100 + 0.5);
+	/* equal shares (threads that each hold 100% of their time): CPU before waiting */
+	bool bx = x->kind != CW_WK_USER && x->has_split && x->blocked_share > x->oncpu_share;
+	bool by = y->kind != CW_WK_USER && y->has_split && y->blocked_share > y->oncpu_share;
+	if (rx != ry)
+		return rx < ry ? 1 : -1;
+	if (bx != by)
+		return bx ? 1 : -1;
+	return x->id - y->id;
 }
 
 int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, struct cw_walk_result *r)

@@ -52,6 +52,7 @@ struct cw_wnode {
 	uint64_t calls;
 	double mean_ns;
 	double cost_share; /* the instrumentation's own cost over wall time while it was in */
+	double clamped;	   /* 1, or the factor the share was cut to so as not to exceed its parent's */
 	bool expanded, verdict, inserted, kept;
 	char why[200];
 	void *handle; /* the env's, while inserted */

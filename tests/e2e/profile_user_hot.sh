@@ -32,6 +32,8 @@ for line in open(sys.argv[1]):
     if "main" in frames:
         main += int(n)
 print(f"{main}/{tot} = {100.0*main/max(tot,1):.1f}% of user stacks reach main")
+if main < 0.95 * tot:
+    print("".join(sorted(open(sys.argv[1]), key=lambda l: -int(l.rsplit(" ", 1)[1]))[:15]))
 sys.exit(0 if tot > 500 and main >= 0.95 * tot else 1)
 PY
 grep -q '^cpu_hot;.*main;run_loop;compute_step;hot_inner ' "$TMP/f.txt" || fail "no full hot_inner stack"

@@ -1,0 +1,480 @@
+/* The per-CPU ring object pool: layout, the lock-free ring protocol and its memory-ordering argument. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* sched_getcpu */
+#endif
+#include "objpool/objpool.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_GLIBC_RSEQ 1
+#endif
+
+/*
+ * Layout
+ *
+ *   pool ──> slots region (one mmap, zero-filled lazily)          objects region (one mmap)
+ *            ┌──────────────────────────────┐                      ┌──────┬──────┬─────┬──────┐
+ *            │ slot 0: head tail │ ent[cap] │ ──(offsets)──────>   │ obj0 │ obj1 │ ... │ objN │
+ *            │ slot 1: head tail │ ent[cap] │                      └──────┴──────┴─────┴──────┘
+ *            │ ...                          │
+ *            └──────────────────────────────┘
+ *
+ * cap = roundup_pow2(nr_objs), so every ring can hold every object and a push never finds its ring full.
+ * head and tail share the slot's first cache line: the CPU that owns the slot does both pops and pushes,
+ * so in the common case one line bounces nowhere.
+ *
+ * Why not the kernel's ring as is
+ *
+ * lib/objpool.c pushes by reserving tail with a cmpxchg, writing the entry, then publishing with
+ * `last = tail + 1`. That is correct there because only the owning CPU pushes to its ring, with
+ * interrupts off: pushes to one ring never overlap. In user space the current CPU is a hint, read
+ * before the operation; a thread can be preempted or migrated between reading it and finishing, and a
+ * signal handler can run in the middle of a push on the same thread. Two overlapping pushes A (reserved
+ * position t) and B (reserved t + 1) break it: B publishes last = t + 2 before A has written ent[t], and
+ * a pop then takes whatever stale pointer sits in ent[t] (an object someone else holds: a duplicate).
+ * Any "reserve, then fill" scheme also lets a thread stopped between the two steps block the others
+ * (Vyukov's bounded queue has this window), and a signal handler on that same thread would deadlock.
+ *
+ * The ring protocol used here
+ *
+ * Every entry is one 64-bit word holding (lap, val): val is 0 for empty or 1 + the object's offset/8,
+ * lap is the position's lap number (position >> log2(cap)) truncated to LAP_BITS. Position p of a ring
+ * lives in ent[p & mask]; the entry's state for lap L is
+ *     EMPTY(L)      ready to receive the push of position L*cap + i
+ *     FULL(L, v)    holds object v, pushed at position L*cap + i
+ * and a pop turns FULL(L, v) into EMPTY(L + 1), readying the entry for the next lap. Each push and each
+ * pop takes effect with ONE compare-and-swap on the entry word: there is no intermediate state that
+ * belongs to one thread. head and tail are only cursors (64-bit counters, they never wrap in practice)
+ * that tell where to look; the entry's lap tells whether the cursor is current:
+ *
+ *   push(v): t = tail; e = ent[t & mask]
+ *       EMPTY(lap t)       CAS e -> FULL(lap t, v); on success move tail to t + 1, done; on failure
+ *                          (another push won) look at the entry again
+ *       FULL(lap t) or a later lap: position t is already filled: help, CAS tail t -> t + 1, retry
+ *       an earlier lap     the previous lap's object is still there: impossible while the caller
+ *                          only pushes objects it popped (I2), reported as -EOVERFLOW
+ *   pop(): h = head; e = ent[h & mask]
+ *       FULL(lap h, v)     CAS e -> EMPTY(lap h + 1); on success move head to h + 1, return v
+ *       EMPTY(lap h)       position h was never filled: the ring is empty, return NULL
+ *       a later lap        position h was already consumed: help, CAS head h -> h + 1, retry
+ *
+ * Invariants. Let F be the number of filled positions and C of consumed ones.
+ *  I0 (cursors). Every value ever written to tail is p + 1 for a position p that was filled, with all
+ *      positions before p filled too; likewise head and consumed. So tail <= F and head <= C at all
+ *      times: a cursor is a lower bound of its frontier. It may lag, even move back (the plain store
+ *      in cursor_done), which only costs helping steps, never correctness.
+ *  I1 (order). A push fills only a position whose entry shows EMPTY(lap t), and only position F can
+ *      (positions below F are FULL or consumed, in a later lap, and laps only grow), so positions are
+ *      filled in order 0, 1, 2, ...; the same for consumption (only position C shows FULL in its own lap
+ *      below F). Hence C <= F and the positions [C, F) hold FULL entries.
+ *  I2 (counting). The objects in [C, F) are distinct objects of the pool and the pushing thread holds
+ *      one more, so F - C <= nr_objs - 1 < cap. A push looking at t <= F (I0) therefore finds position
+ *      t - cap consumed (t - cap < C): the entry is in lap(t) or later, never in an earlier lap.
+ *      (A double push can make the count exceed cap; then an earlier lap shows up, hence -EOVERFLOW.)
+ *  I3 (empty). A pop that reads EMPTY(lap h) at position h after reading head == h saw a moment where
+ *      C = F = h (C >= h by I0, F <= h since h was not filled, C <= F): the ring really was empty
+ *      then, which is when the pop takes effect. A miss on every ring means "every ring was empty at
+ *      some moment during the scan", the same guarantee the kernel's pop gives.
+ *  ABA. A stale CAS on an entry succeeds only if the word returned to the very same (lap, val), which
+ *      needs 2^LAP_BITS laps of that ring while one thread sits between its load and its CAS (2^37 laps
+ *      of at least 2 positions each: days at any rate a ring can sustain). Cursors are 64-bit.
+ *
+ * Progress: lock-free. A thread stopped anywhere (preempted, migrated, interrupted by a signal handler
+ * that uses the same pool) leaves every entry in EMPTY or FULL and at worst a cursor behind, which the
+ * next thread advances itself. No operation ever waits for another to finish, so a handler that pops
+ * and pushes on an interrupted thread cannot deadlock. A failed CAS means another operation succeeded.
+ *
+ * Memory ordering. Entry loads and CASes and the helping CASes on cursors are sequentially consistent;
+ * on x86-64 a seq_cst load is a plain load and every read-modify-write is a locked instruction anyway,
+ * so this costs nothing and gives the single total order I1-I3 count in. The one plain store (the
+ * cursor move after one's own successful CAS, cursor_done) is argued on x86-TSO: stores become visible
+ * in one global order with the locked instructions, loads are not reordered with loads, so a thread
+ * that reads tail == t and then an entry reads it at a moment when every fill below t is visible, and
+ * I2 holds at that moment; on other architectures cursor_done uses the CAS. What users need on top is
+ * that an object's contents written before push are visible to the thread that pops it: the push's
+ * entry CAS is a release, the pop's successful CAS reads exactly the value that push wrote (any CAS in
+ * between would have changed the word) and is an acquire, so the push happens-before the pop returns.
+ * Object contents themselves are plain memory owned by one thread at a time.
+ */
+
+#define VAL_BITS 27
+#define LAP_BITS (64 - VAL_BITS)
+#define VAL_MASK ((1ull << VAL_BITS) - 1)
+#define LAP_MASK ((1ull << LAP_BITS) - 1)
+#define LAP_HALF (1ull << (LAP_BITS - 1))
+
+#define CACHELINE 64
+
+struct slot {
+	/* Cursors: counters of positions, only ever advanced by one with a CAS. */
+	_Alignas(CACHELINE) uint64_t head;
+	uint64_t tail;
+	char pad[CACHELINE - 2 * sizeof(uint64_t)];
+	uint64_t ent[];
+};
+
+struct cw_objpool {
+	char *slots;		/* nr_slots slots, slot_stride bytes apart */
+	size_t slots_bytes;
+	size_t slot_stride;
+	char *objs;		/* nr_objs objects, obj_size bytes apart */
+	size_t objs_bytes;
+	uint64_t mask;		/* cap - 1 */
+	uint32_t cap_shift;	/* log2(cap) */
+	uint32_t nr_objs;
+	uint32_t obj_size;
+	uint32_t nr_slots;
+	unsigned flags;
+	/* Objects not yet accounted for by fini or drop, plus one for the pool itself (as the kernel's
+	 * refcount): whoever takes it to zero frees the pool. */
+	_Alignas(CACHELINE) int64_t refs;
+	int finished;
+};
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define CAS(p, expp, v) \
+	__atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+
+static inline struct slot *slot_at(const struct cw_objpool *pool, uint32_t i)
+{
+	return (struct slot *)(pool->slots + (size_t)i * pool->slot_stride);
+}
+
+static inline uint64_t lap_of(const struct cw_objpool *pool, uint64_t pos)
+{
+	return (pos >> pool->cap_shift) & LAP_MASK;
+}
+
+static inline uint64_t mkent(uint64_t lap, uint64_t val)
+{
+	return (lap << VAL_BITS) | val;
+}
+
+/* Position of the entry's lap relative to lap: 0 same, 1..HALF-1 later, else earlier. */
+static inline uint64_t lap_diff(uint64_t e, uint64_t lap)
+{
+	return ((e >> VAL_BITS) - lap) & LAP_MASK;
+}
+
+/* Helping: CAS a cursor from pos to pos + 1; returns the cursor's value afterwards as seen by us. */
+static inline uint64_t cursor_help(uint64_t *cur, uint64_t pos)
+{
+	uint64_t exp = pos;
+	if (CAS(cur, &exp, pos + 1))
+		return pos + 1;
+	return exp;
+}
+
+/* After our own successful entry CAS at pos. On x86-64 (TSO) a conditional plain store: it saves a
+ * locked instruction per pop and per push (half the cost of a pair). Between the load and the store
+ * others may have advanced the cursor past pos + 1; the store then moves it back, which is harmless:
+ * every value it takes is a lower bound of its frontier (I0 above), and the stale positions
+ * are skipped by helping. Elsewhere the CAS keeps the argument within the C11 model. */
+static inline void cursor_done(uint64_t *cur, uint64_t pos)
+{
+#if defined(__x86_64__)
+	if (__atomic_load_n(cur, __ATOMIC_RELAXED) == pos)
+		__atomic_store_n(cur, pos + 1, __ATOMIC_RELEASE);
+#else
+	cursor_help(cur, pos);
+#endif
+}
+
+static inline void *val_obj(const struct cw_objpool *pool, uint64_t val)
+{
+	return pool->objs + ((val - 1) << 3);
+}
+
+static __thread __attribute__((tls_model("initial-exec"))) uint32_t scatter_state;
+
+static inline uint32_t cur_cpu(void)
+{
+	int c;
+
+#ifdef HAVE_GLIBC_RSEQ
+	if (__builtin_expect(__rseq_size != 0, 1)) {
+		const struct rseq *rs =
+			(const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+		c = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+		if (c >= 0)
+			return (uint32_t)c;
+	}
+#endif
+	c = sched_getcpu();
+	return c < 0 ? 0 : (uint32_t)c;
+}
+
+/* The slot to start with: the current CPU's. Read from glibc's rseq area (one load, kept current by the
+ * kernel); the vDSO getcpu when rseq is not registered. Either way it may be stale by the next line. */
+static inline uint32_t cur_slot(const struct cw_objpool *pool)
+{
+	uint32_t cpu;
+
+	if (__builtin_expect(pool->flags & CW_OBJPOOL_F_SCATTER, 0)) {
+		uint32_t x = scatter_state;
+		if (!x)
+			x = (uint32_t)(uintptr_t)&x | 1;
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		scatter_state = x;
+		return x % pool->nr_slots;
+	}
+	cpu = cur_cpu();
+	return cpu < pool->nr_slots ? cpu : cpu % pool->nr_slots;
+}
+
+static inline __attribute__((always_inline)) void *
+slot_pop(const struct cw_objpool *pool, struct slot *s)
+{
+	uint64_t h = LD(&s->head);
+
+	for (;;) {
+		uint64_t *ep = &s->ent[h & pool->mask];
+		uint64_t e = LD(ep);
+		uint64_t lap = lap_of(pool, h);
+		uint64_t d = lap_diff(e, lap);
+
+		if (d == 0) {
+			uint64_t val = e & VAL_MASK;
+			if (!val)
+				return NULL;	/* I3: empty */
+			if (CAS(ep, &e, mkent((lap + 1) & LAP_MASK, 0))) {
+				cursor_done(&s->head, h);
+				return val_obj(pool, val);
+			}
+			continue;	/* taken by another pop: the entry now shows a later lap */
+		}
+		if (d < LAP_HALF) {
+			h = cursor_help(&s->head, h);	/* consumed already: help */
+			continue;
+		}
+		/* An earlier lap at head cannot happen (I1); head must have been read stale. */
+		uint64_t nh = LD(&s->head);
+		if (nh == h)
+			return NULL;
+		h = nh;
+	}
+}
+
+static inline __attribute__((always_inline)) int
+slot_push(const struct cw_objpool *pool, struct slot *s, uint64_t val)
+{
+	uint64_t t = LD(&s->tail);
+
+	for (;;) {
+		uint64_t *ep = &s->ent[t & pool->mask];
+		uint64_t e = LD(ep);
+		uint64_t lap = lap_of(pool, t);
+		uint64_t d = lap_diff(e, lap);
+
+		if (d == 0 && !(e & VAL_MASK)) {
+			if (CAS(ep, &e, mkent(lap, val))) {
+				cursor_done(&s->tail, t);
+				return 0;
+			}
+			continue;	/* filled by another push: the entry now shows FULL(lap) */
+		}
+		if (d < LAP_HALF) {
+			t = cursor_help(&s->tail, t);	/* filled already: help */
+			continue;
+		}
+		/* An earlier lap: the object of position t - cap is still here (I2 broken by a double push). */
+		uint64_t nt = LD(&s->tail);
+		if (nt == t)
+			return -EOVERFLOW;
+		t = nt;
+	}
+}
+
+/* Offset/8 + 1 of obj, or 0 when checking is on and obj is not one of ours. */
+static inline uint64_t obj_val(const struct cw_objpool *pool, const void *obj)
+{
+	uintptr_t off = (uintptr_t)obj - (uintptr_t)pool->objs;
+
+	if (pool->flags & CW_OBJPOOL_F_CHECK) {
+		if ((uintptr_t)obj < (uintptr_t)pool->objs || off >= pool->objs_bytes ||
+		    off % pool->obj_size)
+			return 0;
+	}
+	return (off >> 3) + 1;
+}
+
+void *cw_objpool_pop(struct cw_objpool *pool)
+{
+	uint32_t n = pool->nr_slots;
+	uint32_t i = cur_slot(pool);
+
+	for (uint32_t k = 0; k < n; k++) {
+		void *obj = slot_pop(pool, slot_at(pool, i));
+		if (obj)
+			return obj;
+		if (++i == n)
+			i = 0;
+	}
+	return NULL;
+}
+
+int cw_objpool_push(struct cw_objpool *pool, void *obj)
+{
+	uint64_t val = obj_val(pool, obj);
+
+	if (!val)
+		return -EINVAL;
+	if ((pool->flags & CW_OBJPOOL_F_CHECK) && __atomic_load_n(&pool->finished, __ATOMIC_RELAXED))
+		return -ESHUTDOWN;
+	return slot_push(pool, slot_at(pool, cur_slot(pool)), val);
+}
+
+static void pool_free(struct cw_objpool *pool)
+{
+	if (pool->slots)
+		munmap(pool->slots, pool->slots_bytes);
+	if (pool->objs)
+		munmap(pool->objs, pool->objs_bytes);
+	free(pool);
+}
+
+int cw_objpool_drop(struct cw_objpool *pool, void *obj)
+{
+	if (!pool || !obj || !obj_val(pool, obj))
+		return -EINVAL;
+	if (__atomic_sub_fetch(&pool->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		pool_free(pool);
+	return 0;
+}
+
+int cw_objpool_fini(struct cw_objpool *pool)
+{
+	int64_t count = 1, left;
+
+	if (!pool)
+		return 0;
+	__atomic_store_n(&pool->finished, 1, __ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; i < pool->nr_slots; i++)
+		while (slot_pop(pool, slot_at(pool, i)))
+			count++;
+	left = __atomic_sub_fetch(&pool->refs, count, __ATOMIC_ACQ_REL);
+	if (left == 0)
+		pool_free(pool);
+	return (int)left;
+}
+
+static void *map_zeroed(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_size, uint32_t nr_slots,
+		    cw_objpool_obj_init_fn *obj_init, void *ctx, unsigned flags)
+{
+	struct cw_objpool *pool = NULL;
+	uint32_t align, shift = 0;
+	int err = -EINVAL;
+
+	if (!poolp)
+		return -EINVAL;
+	*poolp = NULL;
+	if (nr_objs == 0 || nr_objs > CW_OBJPOOL_MAX_OBJS || obj_size == 0 ||
+	    obj_size > CW_OBJPOOL_MAX_OBJ_SIZE || nr_slots > CW_OBJPOOL_MAX_SLOTS ||
+	    (flags & ~(unsigned)(CW_OBJPOOL_F_CHECK | CW_OBJPOOL_F_SCATTER)))
+		goto out;
+	align = obj_size >= 16 ? 16 : 8;
+	obj_size = (obj_size + align - 1) & ~(align - 1);
+	if ((uint64_t)obj_size * nr_objs > CW_OBJPOOL_MAX_BYTES)
+		goto out;
+	if (nr_slots == 0) {
+		int n = get_nprocs_conf();
+		nr_slots = n < 1 ? 1 : n > (int)CW_OBJPOOL_MAX_SLOTS ? CW_OBJPOOL_MAX_SLOTS : (uint32_t)n;
+	}
+	while ((1u << shift) < nr_objs)
+		shift++;
+
+	err = -ENOMEM;
+	pool = aligned_alloc(CACHELINE, sizeof(*pool));	/* refs has a cache line of its own */
+	if (!pool)
+		goto out;
+	memset(pool, 0, sizeof(*pool));
+	pool->nr_objs = nr_objs;
+	pool->obj_size = obj_size;
+	pool->nr_slots = nr_slots;
+	pool->flags = flags;
+	pool->cap_shift = shift;
+	pool->mask = (1ull << shift) - 1;
+	/* 128 bytes between a ring's last entry and the next slot's cursors: no false sharing, even
+	 * with the adjacent-line prefetcher. */
+	pool->slot_stride = (sizeof(struct slot) + (sizeof(uint64_t) << shift) + 127) & ~(size_t)127;
+	pool->slots_bytes = pool->slot_stride * nr_slots;
+	pool->objs_bytes = (size_t)obj_size * nr_objs;
+	pool->slots = map_zeroed(pool->slots_bytes);
+	pool->objs = map_zeroed(pool->objs_bytes);
+	if (!pool->slots || !pool->objs)
+		goto out;
+
+	/* Objects start spread evenly over the rings in contiguous runs, as in the kernel; EMPTY(0) is the
+	 * zero word, so the untouched part of each ring is already in its initial state. */
+	for (uint32_t s = 0, i = 0; s < nr_slots; s++) {
+		struct slot *sl = slot_at(pool, s);
+		uint32_t n = nr_objs / nr_slots + (s < nr_objs % nr_slots);
+		for (uint32_t k = 0; k < n; k++, i++) {
+			void *obj = pool->objs + (size_t)i * obj_size;
+			if (obj_init && (err = obj_init(obj, ctx)) != 0) {
+				if (err > 0)
+					err = -err;
+				goto out;
+			}
+			sl->ent[k] = mkent(0, obj_val(pool, obj));
+		}
+		sl->tail = n;
+	}
+	pool->refs = (int64_t)nr_objs + 1;
+	*poolp = pool;
+	pool = NULL;
+	err = 0;
+out:
+	if (pool)
+		pool_free(pool);
+	return err;
+}
+
+uint32_t cw_objpool_nr_objs(const struct cw_objpool *pool)
+{
+	return pool->nr_objs;
+}
+
+uint32_t cw_objpool_nr_slots(const struct cw_objpool *pool)
+{
+	return pool->nr_slots;
+}
+
+uint32_t cw_objpool_obj_size(const struct cw_objpool *pool)
+{
+	return pool->obj_size;
+}
+
+void *cw_objpool_obj(const struct cw_objpool *pool, uint32_t i)
+{
+	return i < pool->nr_objs ? pool->objs + (size_t)i * pool->obj_size : NULL;
+}
+
+uint32_t cw_objpool_slot_count(const struct cw_objpool *pool, uint32_t slot)
+{
+	struct slot *s;
+	uint64_t h, t;
+
+	if (slot >= pool->nr_slots)
+		return 0;
+	s = slot_at(pool, slot);
+	h = LD(&s->head);
+	t = LD(&s->tail);
+	return t > h ? (uint32_t)(t - h) : 0;
+}

@@ -1,0 +1,761 @@
+/* The walk's world: the real target, measured with the agent (user functions, src/measure/agent_source.h),
+ * the kernel source (syscalls, kernel functions, faults: src/kernel/kmeasure.h), the static call graph
+ * (src/cfg), and a background sampling profile (src/profile) that names the roots (main, thread start
+ * routines) and the callees actually observed (indirect calls, C++ virtual calls, the syscalls made). */
+#include "walk/env_real.h"
+#include "cfg/cfg.h"
+#include "kernel/kmeasure.h"
+#include "measure/agent_source.h"
+#include "profile/profiler.h"
+#include "sym/sym.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A user function already running when it is instrumented (main, an event loop) never enters its
+ * trampoline: its activations began before the patch. Such a "resident" function is measured from the
+ * background profile instead (the time its frames are on the thread's stacks, on-CPU and blocked). */
+struct resident {
+	uint64_t magic;
+	double t_ins; /* when it was "inserted": its share is measured from then */
+	uint64_t base_ns;
+};
+#define RESIDENT_MAGIC 0x7265736964656e74ull
+static struct resident *resident_of(void *h)
+{
+	struct resident *r = h;
+	return r && r->magic == RESIDENT_MAGIC ? r : NULL;
+}
+
+struct cw_walk_real {
+	struct cw_walk_env env;
+	struct cw_msource *user, *kern;
+	struct cw_profiler *prof;
+	struct cw_profile last;
+	uint64_t last_ns;
+	struct cw_syms *syms;
+	struct cw_cfg *cfg;
+	struct cw_cfg_scope *scope;
+	struct cw_proc_maps maps;
+	pid_t pid;
+	bool launched, exited;
+	int status;
+	char exe[256]; /* the executable's basename, as the profile names its object */
+	volatile int *stop;
+	char err[256];
+	struct point *points;
+};
+
+static double real_now(void *ctx)
+{
+	return cw_now_ns() / 1e9;
+}
+
+static double real_cost(void *ctx, enum cw_wkind k)
+{
+	switch (k) {
+	case CW_WK_USER: return 40;	 /* the agent's entry+exit trampolines */
+	case CW_WK_SYSCALL: return 400;	 /* raw_syscalls enter/exit programs */
+	case CW_WK_FAULT: return 400;
+	default: return 0;		 /* sampled: no per-call cost */
+	}
+}
+
+static void refresh_profile(struct cw_walk_real *w, bool force)
+{
+	if (!force && w->last_ns && cw_now_ns() - w->last_ns < 1000000000ull)
+		return;
+	cw_profile_free(&w->last);
+	cw_profiler_collect(w->prof, &w->last);
+	w->last_ns = cw_now_ns();
+}
+
+static bool is_exe(struct cw_walk_real *w, const char *obj)
+{
+	return obj && !strcmp(obj, w->exe);
+}
+
+/* The agent's spec for a user frame of the profile: NAME in the executable, OBJ:NAME elsewhere;
+ * unnamed functions are already "OBJ+0xOFF". */
+static void user_spec(struct cw_walk_real *w, const struct cw_pframe *f, struct cw_wcand *c)
+{
+	c->kind = CW_WK_USER;
+	snprintf(c->label, sizeof(c->label), "%s", f->name);
+	if (is_exe(w, f->obj) || strstr(f->name, "+0x"))
+		snprintf(c->name, sizeof(c->name), "%s", f->name);
+	else
+		snprintf(c->name, sizeof(c->name), "%s:%s", f->obj, f->name);
+}
+
+static void add_cand(struct cw_wcand **v, size_t *n, size_t *cap, const struct cw_wcand *c)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i].name, c->name))
+			return;
+	if (*n == *cap)
+		*v = cw_realloc(*v, (*cap = *cap ? *cap * 2 : 16) * sizeof(**v));
+	(*v)[(*n)++] = *c;
+}
+
+static bool skip_root_frame(const char *name)
+{
+	static const char *const glue[] = { "_start", "__libc_start_main", "__libc_start_call_main", "clone3",
+					    "clone", "start_thread", "__clone", "__clone3", "[unknown]" };
+	for (size_t i = 0; i < sizeof(glue) / sizeof(glue[0]); i++)
+		if (!strcmp(name, glue[i]))
+			return true;
+	return false;
+}
+
+/* Roots: the outermost user frame of each thread's stacks past the C library's glue: main, and thread
+ * start routines. main first; then the others by weight. */
+static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
+{
+	struct cw_walk_real *w = ctx;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	refresh_profile(w, true);
+	struct cw_wcand main_c = { .kind = CW_WK_USER };
+	bool have_main = false;
+	for (size_t s = 0; s < w->last.nstacks; s++) {
+		const struct cw_pstack *st = &w->last.stacks[s];
+		bool agent = false;
+		for (uint32_t i = 0; i < st->nframes; i++)
+			agent |= st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent");
+		if (agent) /* the agent's own control thread */
+			continue;
+		for (int i = (int)st->nframes - 1; i >= 0; i--) {
+			const struct cw_pframe *f = &st->frames[i];
+			if (f->kernel)
+				break;
+			if (skip_root_frame(f->name))
+				continue;
+			struct cw_wcand c;
+			user_spec(w, f, &c);
+			if (!strcmp(f->name, "main")) {
+				main_c = c;
+				have_main = true;
+			} else {
+				add_cand(out, n, &cap, &c);
+			}
+			break;
+		}
+	}
+	if (!have_main) { /* not seen running: main still is where a program starts */
+		snprintf(main_c.name, sizeof(main_c.name), "main");
+		snprintf(main_c.label, sizeof(main_c.label), "main");
+	}
+	add_cand(out, n, &cap, &main_c);
+	/* main first */
+	if (*n > 1) {
+		struct cw_wcand t = (*out)[*n - 1];
+		memmove(&(*out)[1], &(*out)[0], (*n - 1) * sizeof(**out));
+		(*out)[0] = t;
+	}
+	return 0;
+}
+
+/* The syscall a kernel stack entered by: the frame named __x64_sys_NAME (or __do_sys_NAME). */
+static const char *syscall_of(const struct cw_pstack *st, int from)
+{
+	for (int i = from; i >= 0; i--) {
+		const char *nm = st->frames[i].name;
+		if (!strncmp(nm, "__x64_sys_", 10))
+			return nm + 10;
+		if (!strncmp(nm, "__do_sys_", 9))
+			return nm + 9;
+	}
+	return NULL;
+}
+
+static bool fault_entry(const struct cw_pstack *st, int from)
+{
+	for (int i = from; i >= 0 && i > from - 3; i--)
+		if (strstr(st->frames[i].name, "exc_page_fault"))
+			return true;
+	return false;
+}
+
+/* Callees observed under NODE in the profile's stacks (on-CPU and blocked). */
+static void observed(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wcand **v, size_t *n,
+		     size_t *cap)
+{
+	const char *kname = node->kind == CW_WK_KERNEL ? node->name + 2 : NULL;
+	const char *sname = node->kind == CW_WK_SYSCALL ? node->name + 4 : NULL;
+	for (size_t s = 0; s < w->last.nstacks; s++) {
+		const struct cw_pstack *st = &w->last.stacks[s];
+		for (int i = (int)st->nframes - 1; i >= 1; i--) {
+			const struct cw_pframe *f = &st->frames[i], *g = &st->frames[i - 1];
+			struct cw_wcand c = { 0 };
+			if (node->kind == CW_WK_USER && !f->kernel && !strcmp(f->name, node->label)) {
+				if (!g->kernel) {
+					user_spec(w, g, &c);
+				} else if (fault_entry(st, i - 1)) {
+					snprintf(c.name, sizeof(c.name), "fault");
+					snprintf(c.label, sizeof(c.label), "page faults");
+					c.kind = CW_WK_FAULT;
+				} else {
+					const char *sc = syscall_of(st, i - 1);
+					if (!sc)
+						continue;
+					snprintf(c.name, sizeof(c.name), "sys:%s", sc);
+					snprintf(c.label, sizeof(c.label), "%s()", sc);
+					c.kind = CW_WK_SYSCALL;
+				}
+			} else if (f->kernel && g->kernel &&
+				   ((kname && !strcmp(f->name, kname)) ||
+				    (sname && (!strncmp(f->name, "__x64_sys_", 10) && !strcmp(f->name + 10, sname))))) {
+				if (!strcmp(g->name, "[unknown]"))
+					continue;
+				snprintf(c.name, sizeof(c.name), "k:%s", g->name);
+				snprintf(c.label, sizeof(c.label), "%s", g->name);
+				c.kind = CW_WK_KERNEL;
+			} else if (node->kind == CW_WK_FAULT && f->kernel && g->kernel && strstr(f->name, "exc_page_fault") &&
+				   !strstr(g->name, "exc_page_fault")) {
+				snprintf(c.name, sizeof(c.name), "k:%s", g->name);
+				snprintf(c.label, sizeof(c.label), "%s", g->name);
+				c.kind = CW_WK_KERNEL;
+			} else {
+				continue;
+			}
+			add_cand(v, n, cap, &c);
+		}
+	}
+}
+
+/* Callees from the static call graph of a user function. */
+static void static_callees(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wcand **v, size_t *n,
+			   size_t *cap)
+{
+	struct cw_cfg_obj *obj = NULL;
+	const struct cw_func *f = NULL;
+	const struct cw_site *sites;
+	size_t ns;
+
+	if (!w->scope || cw_cfg_scope_find(w->scope, node->name, &obj, &f) < 0 || !obj)
+		return;
+	if (cw_cfg_callees(obj, f, &sites, &ns) < 0)
+		return;
+	for (size_t i = 0; i < ns; i++) {
+		const struct cw_site *s = &sites[i];
+		struct cw_wcand c = { .kind = CW_WK_USER };
+		struct cw_cfg_obj *dobj = obj;
+		const struct cw_func *df = NULL;
+		if (s->kind == CW_SITE_SYSCALL) {
+			if (!s->callee)
+				continue;
+			snprintf(c.name, sizeof(c.name), "sys:%s", s->callee);
+			snprintf(c.label, sizeof(c.label), "%s()", s->callee);
+			c.kind = CW_WK_SYSCALL;
+		} else if (s->kind == CW_SITE_CALL && s->callee) {
+			if (cw_cfg_func(obj, s->callee, &df) < 0)
+				continue;
+		} else if (s->kind == CW_SITE_IMPORT && s->callee) {
+			if (cw_cfg_scope_resolve(w->scope, s->callee, &dobj, &df) < 0)
+				continue;
+		} else {
+			continue; /* indirect sites: resolved from what the profile observed */
+		}
+		if (c.kind == CW_WK_USER) {
+			cw_cfg_scope_spec(w->scope, dobj, df, c.name, sizeof(c.name));
+			snprintf(c.label, sizeof(c.label), "%s", df->name);
+		}
+		add_cand(v, n, cap, &c);
+	}
+}
+
+static const struct cw_wnode *root_of(const struct cw_wnode *n)
+{
+	while (n->parent)
+		n = n->parent;
+	return n;
+}
+
+static bool stack_has(const struct cw_pstack *st, const char *label)
+{
+	for (uint32_t i = 0; i < st->nframes; i++)
+		if (!st->frames[i].kernel && !strcmp(st->frames[i].name, label))
+			return true;
+	return false;
+}
+
+/* Of the time the thread(s) of ROOT spent (on-CPU and blocked, from the profile), the fraction with LABEL
+ * on the stack: a resident function's share of its thread's wall time. */
+static double root_frac(struct cw_walk_real *w, const char *root, const char *label)
+{
+	uint64_t in = 0, all = 0;
+	for (size_t s = 0; s < w->last.nstacks; s++) {
+		const struct cw_pstack *st = &w->last.stacks[s];
+		if (!stack_has(st, root))
+			continue;
+		uint64_t t = st->samples * w->last.period_ns + st->offcpu_ns;
+		all += t;
+		if (stack_has(st, label))
+			in += t;
+	}
+	return all ? (double)in / all : 0;
+}
+
+static struct resident *make_resident(void)
+{
+	struct resident *r = cw_calloc(1, sizeof(*r));
+	r->magic = RESIDENT_MAGIC;
+	r->t_ins = cw_now_ns() / 1e9;
+	return r;
+}
+
+/* Instrumentation is shared: two nodes naming the same function (one called from two places, a syscall
+ * made by two wrappers) read one point. The counters are per function, not per calling context. */
+struct point {
+	char name[192];
+	bool kernel;
+	struct cw_mpoint *pt;
+	int refs;
+	struct point *next;
+};
+
+/* A kernel function under a syscall or the fault handler: measured as its share of that point's kernel
+ * call tree (context: that syscall only), times the point's exact time. NAME is "k:ROOT>F1>F2...". */
+#define KPATH_MAX 48
+struct kpath {
+	uint64_t magic;
+	struct point *root;
+	int depth;
+	char names[KPATH_MAX][96];
+};
+#define KPATH_MAGIC 0x6b70617468ull
+
+static struct kpath *kpath_of(void *h)
+{
+	struct kpath *k = h;
+	return k && k->magic == KPATH_MAGIC ? k : NULL;
+}
+
+static struct point *point_get(struct cw_walk_real *w, const char *name, bool kernel, char *err, size_t errlen)
+{
+	struct point *p;
+	for (p = w->points; p; p = p->next)
+		if (!strcmp(p->name, name)) {
+			p->refs++;
+			return p;
+		}
+	struct cw_mpoint *pt = NULL;
+	if (kernel) {
+		pt = w->kern->ops->insert(w->kern, name, err, errlen);
+	} else {
+		const char *f = name;
+		char (*errs)[256] = cw_calloc(1, sizeof(*errs));
+		if (cw_agent_source_insert_many(w->user, &f, 1, &pt, errs) < 0 || !pt)
+			snprintf(err, errlen, "%s", errs[0][0] ? errs[0] : "the agent cannot be reached");
+		free(errs);
+	}
+	if (!pt)
+		return NULL;
+	p = cw_calloc(1, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->kernel = kernel;
+	p->pt = pt;
+	p->refs = 1;
+	p->next = w->points;
+	w->points = p;
+	return p;
+}
+
+static void point_put(struct cw_walk_real *w, struct point *p)
+{
+	if (!p || --p->refs > 0)
+		return;
+	for (struct point **pp = &w->points; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (p->kernel)
+		w->kern->ops->remove(w->kern, p->pt);
+	else
+		cw_agent_source_remove_many(w->user, &p->pt, 1);
+	free(p);
+}
+
+/* The kernel tree of ROOT's point; finds the entry at PATH (depth d = path length) and, with KIDS, the
+ * entries right below it. */
+static const struct cw_kcallee *tree_find(const struct cw_kcallee *t, size_t n, const struct kpath *k, size_t *at)
+{
+	int matched = 0; /* path components matched so far along the current preorder branch */
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].depth == 0)
+			continue;
+		if (t[i].depth > matched + 1)
+			continue;
+		matched = t[i].depth - 1;
+		if (matched < k->depth && !strcmp(t[i].name, k->names[matched])) {
+			matched++;
+			if (matched == k->depth) {
+				*at = i;
+				return &t[i];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The scheduler is where every wait ends: the function that called it is the answer ("anon_pipe_read
+ * blocked"), so the walk does not descend into it. */
+static bool scheduler_fn(const char *name)
+{
+	static const char *const s[] = { "schedule", "__schedule", "schedule_timeout", "schedule_hrtimeout_range",
+					 "schedule_hrtimeout_range_clock", "io_schedule", "io_schedule_timeout",
+					 "preempt_schedule", "preempt_schedule_common", "__cond_resched",
+					 "finish_task_switch", "finish_task_switch.isra.0", "schedule_preempt_disabled" };
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (!strcmp(name, s[i]))
+			return true;
+	return false;
+}
+
+static void kernel_children(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wcand **out, size_t *n,
+			    size_t *cap)
+{
+	struct point *root;
+	struct kpath here = { .depth = 0 };
+	struct kpath *k = kpath_of(node->handle);
+	struct cw_kcallee *t = NULL;
+	size_t nt = 0, at = 0;
+	int want;
+
+	if (k) {
+		root = k->root;
+		here = *k;
+	} else {
+		root = node->handle;
+	}
+	if (!root || cw_ksource_callees(w->kern, root->pt, 0.01, &t, &nt) < 0)
+		return;
+	if (here.depth == 0) {
+		at = 0;
+		want = 1;
+	} else {
+		if (!tree_find(t, nt, &here, &at)) {
+			free(t);
+			return;
+		}
+		want = t[at].depth + 1;
+		at++;
+	}
+	for (size_t i = at; i < nt; i++) {
+		if (here.depth && t[i].depth < want)
+			break;
+		if (t[i].depth != want || here.depth + 1 >= KPATH_MAX || scheduler_fn(t[i].name))
+			continue;
+		struct cw_wcand c = { .kind = CW_WK_KERNEL };
+		size_t off = snprintf(c.name, sizeof(c.name), "k:%s", root->name);
+		for (int d = 0; d < here.depth && off < sizeof(c.name); d++)
+			off += snprintf(c.name + off, sizeof(c.name) - off, ">%s", here.names[d]);
+		if (off < sizeof(c.name))
+			snprintf(c.name + off, sizeof(c.name) - off, ">%s", t[i].name);
+		snprintf(c.label, sizeof(c.label), "%s", t[i].name);
+		add_cand(out, n, cap, &c);
+	}
+	free(t);
+}
+
+static int real_children(void *ctx, const struct cw_wnode *node, struct cw_wcand **out, size_t *n)
+{
+	struct cw_walk_real *w = ctx;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	refresh_profile(w, false);
+	if (node->kind == CW_WK_USER) {
+		observed(w, node, out, n, &cap);
+		static_callees(w, node, out, n, &cap);
+	} else if (node->handle) {
+		kernel_children(w, node, out, n, &cap);
+	}
+	return 0;
+}
+
+/* "k:ROOT>F1>F2" -> root point name ROOT ("sys:read", "fault") and the path. */
+static int parse_kpath(const char *name, char *root, size_t rootlen, struct kpath *k)
+{
+	const char *p = name + 2, *gt = strchr(p, '>');
+	if (!gt)
+		return -EINVAL;
+	snprintf(root, rootlen, "%.*s", (int)(gt - p), p);
+	k->depth = 0;
+	for (p = gt + 1; *p && k->depth < KPATH_MAX;) {
+		size_t len = strcspn(p, ">");
+		snprintf(k->names[k->depth++], sizeof(k->names[0]), "%.*s", (int)len, p);
+		p += len + (p[len] == '>');
+	}
+	return k->depth ? 0 : -EINVAL;
+}
+
+static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
+{
+	struct cw_walk_real *w = ctx;
+	int ok = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct cw_wnode *nd = nodes[i];
+		char err[256] = "";
+		if (nd->kind == CW_WK_USER) {
+			/* a root spans its thread's life; a function that has been on (nearly) every stack of its
+			 * root's thread since is running now and will not enter its trampoline */
+			if (!nd->parent) {
+				nd->handle = make_resident();
+				ok++;
+				continue;
+			}
+			refresh_profile(w, true);
+			if (resident_of(nd->parent->handle) && root_frac(w, root_of(nd)->label, nd->label) >= 0.9) {
+				nd->handle = make_resident();
+				ok++;
+				continue;
+			}
+		}
+		if (nd->kind == CW_WK_KERNEL && !strncmp(nd->name, "k:", 2) && strchr(nd->name, '>')) {
+			struct kpath *k = cw_calloc(1, sizeof(*k));
+			char root[192];
+			k->magic = KPATH_MAGIC;
+			if (parse_kpath(nd->name, root, sizeof(root), k) == 0)
+				k->root = point_get(w, root, true, err, sizeof(err));
+			if (!k->root) {
+				free(k);
+				nd->state = CW_WS_UNTESTABLE;
+				snprintf(nd->why, sizeof(nd->why), "%s", err[0] ? err : "malformed kernel path");
+				continue;
+			}
+			nd->handle = k;
+			ok++;
+			continue;
+		}
+		struct point *p = point_get(w, nd->name, nd->kind != CW_WK_USER, err, sizeof(err));
+		if (!p) {
+			nd->state = CW_WS_UNTESTABLE;
+			snprintf(nd->why, sizeof(nd->why), "%s", err);
+			continue;
+		}
+		nd->handle = p;
+		ok++;
+	}
+	return ok;
+}
+
+static void real_remove(void *ctx, struct cw_wnode **nodes, size_t n)
+{
+	struct cw_walk_real *w = ctx;
+	for (size_t i = 0; i < n; i++) {
+		void *h = nodes[i]->handle;
+		struct kpath *k = kpath_of(h);
+		if (!h)
+			continue;
+		if (resident_of(h)) {
+			free(h);
+		} else if (k) {
+			point_put(w, k->root);
+			free(k);
+		} else {
+			point_put(w, h);
+		}
+		nodes[i]->handle = NULL;
+	}
+}
+
+static int read_point(struct cw_walk_real *w, struct point *p, struct cw_wmeas *m)
+{
+	if (!p->kernel) {
+		struct cw_mresult r;
+		int e = w->user->ops->read(w->user, p->pt, &r);
+		if (e < 0)
+			return e;
+		m->calls = r.calls;
+		m->incl_ns = r.incl_ns;
+		return 0;
+	}
+	struct cw_kresult k;
+	int e = cw_ksource_read(w->kern, p->pt, &k);
+	if (e < 0)
+		return e;
+	m->calls = k.r.calls;
+	m->incl_ns = k.r.incl_ns;
+	m->oncpu_ns = k.r.oncpu_ns;
+	m->blocked_ns = k.r.blocked_ns;
+	m->has_split = k.r.has_split;
+	m->estimated = !k.time_exact;
+	return 0;
+}
+
+static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
+{
+	struct cw_walk_real *w = ctx;
+	struct resident *res = resident_of(node->handle);
+	struct kpath *k = kpath_of(node->handle);
+
+	memset(m, 0, sizeof(*m));
+	if (!node->handle)
+		return -ENOENT;
+	if (res) {
+		double frac = 1.0;
+		if (node->parent) {
+			refresh_profile(w, false);
+			frac = root_frac(w, root_of(node)->label, node->label);
+		}
+		m->incl_ns = (uint64_t)((cw_now_ns() / 1e9 - res->t_ins) * frac * 1e9);
+		m->estimated = node->parent != NULL;
+		return 0;
+	}
+	if (k) {
+		struct cw_wmeas rm;
+		struct cw_kcallee *t = NULL;
+		size_t nt = 0, at;
+		int e = read_point(w, k->root, &rm);
+		if (e < 0)
+			return e;
+		if ((e = cw_ksource_callees(w->kern, k->root->pt, 0.0, &t, &nt)) < 0)
+			return e;
+		const struct cw_kcallee *c = tree_find(t, nt, k, &at);
+		if (c) {
+			double tot = (double)c->oncpu_ns + c->blocked_ns + c->runq_ns;
+			m->incl_ns = (uint64_t)(rm.incl_ns * c->frac);
+			m->has_split = tot > 0;
+			if (tot > 0) {
+				m->oncpu_ns = (uint64_t)(m->incl_ns * (c->oncpu_ns / tot));
+				m->blocked_ns = (uint64_t)(m->incl_ns * (c->blocked_ns / tot));
+			}
+		}
+		m->calls = 0;
+		m->estimated = true;
+		free(t);
+		return 0;
+	}
+	return read_point(w, node->handle, m);
+}
+
+static int real_run(void *ctx, double seconds)
+{
+	struct cw_walk_real *w = ctx;
+	uint64_t end = cw_now_ns() + (uint64_t)(seconds * 1e9);
+	while (cw_now_ns() < end) {
+		if (w->stop && *w->stop)
+			return -EINTR;
+		cw_profiler_poll(w->prof, 20);
+		if (cw_agent_source_poll(w->user, &w->status) == 1) {
+			w->exited = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+const struct cw_walk_env *cw_walk_real_env(struct cw_walk_real *w)
+{
+	return &w->env;
+}
+
+pid_t cw_walk_real_pid(const struct cw_walk_real *w)
+{
+	return w->pid;
+}
+
+const char *cw_walk_real_backend(const struct cw_walk_real *w)
+{
+	return w->kern ? w->kern->ops->name : "none";
+}
+
+bool cw_walk_real_exited(const struct cw_walk_real *w, int *status)
+{
+	if (status)
+		*status = w->status;
+	return w->exited;
+}
+
+int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volatile int *stop, struct cw_walk_real **out,
+		      char *err, size_t errlen)
+{
+	struct cw_walk_real *w = cw_calloc(1, sizeof(*w));
+	struct cw_agent_opts ao = { 0 };
+	struct cw_profiler_opts po = { .freq_hz = 997, .offcpu = true, .follow_children = true };
+	int e;
+
+	*out = NULL;
+	w->stop = stop;
+	if (argv)
+		w->user = cw_agent_source_launch(argv, &ao, err, errlen);
+	else
+		w->user = cw_agent_source_attach(pid, &ao, err, errlen);
+	if (!w->user) {
+		e = -EINVAL;
+		goto fail;
+	}
+	w->pid = w->user->pid;
+	w->launched = argv != NULL;
+	w->kern = cw_ksource_open(w->pid, kbackend, err, errlen);
+	if (!w->kern) {
+		e = -EINVAL;
+		goto fail;
+	}
+	/* calls in progress count (an event loop asleep in epoll_wait); an attached process's threads already
+	 * inside a syscall are counted from now */
+	cw_ksource_include_open(w->kern, true);
+	if (!w->launched)
+		cw_ksource_seed_running(w->kern);
+	e = cw_profiler_open(&po, &w->prof, err, errlen);
+	if (e < 0)
+		goto fail;
+	cw_profiler_add_pid(w->prof, w->pid, false);
+	e = cw_profiler_start(w->prof, err, errlen);
+	if (e < 0)
+		goto fail;
+	if (w->launched && (e = cw_agent_source_go(w->user)) < 0) {
+		snprintf(err, errlen, "could not start the program: %s", strerror(-e));
+		goto fail;
+	}
+	/* the executable, for names and the static call graph */
+	w->syms = cw_syms_new();
+	w->cfg = cw_cfg_new(w->syms);
+	if (cw_proc_maps_read(w->pid, &w->maps) == 0) {
+		cw_cfg_scope_proc(w->cfg, &w->maps, &w->scope);
+		if (w->maps.n) {
+			char path[64], exe[4096];
+			snprintf(path, sizeof(path), "/proc/%d/exe", (int)w->pid);
+			ssize_t len = readlink(path, exe, sizeof(exe) - 1);
+			if (len > 0) {
+				exe[len] = 0;
+				char *b = strrchr(exe, '/');
+				snprintf(w->exe, sizeof(w->exe), "%.255s", b ? b + 1 : exe);
+			}
+		}
+	}
+	w->env = (struct cw_walk_env){ w, real_roots, real_children, real_insert, real_remove, real_read, real_run,
+				       real_now, real_cost };
+	*out = w;
+	return 0;
+fail:
+	cw_walk_real_close(w);
+	return e;
+}
+
+void cw_walk_real_close(struct cw_walk_real *w)
+{
+	if (!w)
+		return;
+	if (w->user)
+		w->user->ops->close(w->user); /* removes every trampoline; an attached target runs on */
+	if (w->kern)
+		w->kern->ops->close(w->kern);
+	cw_profile_free(&w->last);
+	cw_profiler_close(w->prof);
+	cw_cfg_scope_free(w->scope);
+	cw_cfg_free(w->cfg);
+	cw_syms_free(w->syms);
+	cw_proc_maps_free(&w->maps);
+	free(w);
+}

@@ -1,0 +1,329 @@
+/* Unit tests of the per-CPU object pool (src/objpool/objpool.h): contract, limits, checking, lifecycle. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "objpool/objpool.h"
+
+static int count_init(void *obj, void *ctx)
+{
+	int *n = ctx;
+	/* objects arrive zeroed */
+	for (size_t i = 0; i < 8; i++)
+		if (((unsigned char *)obj)[i])
+			return -EIO;
+	*(int *)obj = ++*n;
+	return 0;
+}
+
+static int fail_third(void *obj, void *ctx)
+{
+	int *n = ctx;
+	return ++*n == 3 ? -ENOTSUP : 0;
+}
+
+static void test_invalid_params(void **state)
+{
+	struct cw_objpool *p = (void *)1;
+
+	assert_int_equal(cw_objpool_init(NULL, 4, 8, 0, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cw_objpool_init(&p, 0, 8, 0, NULL, NULL, 0), -EINVAL);
+	assert_null(p);
+	assert_int_equal(cw_objpool_init(&p, CW_OBJPOOL_MAX_OBJS + 1, 8, 0, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cw_objpool_init(&p, 4, 0, 0, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cw_objpool_init(&p, 4, CW_OBJPOOL_MAX_OBJ_SIZE + 1, 0, NULL, NULL, 0), -EINVAL);
+	/* each within its limit, together past the byte limit */
+	assert_int_equal(cw_objpool_init(&p, CW_OBJPOOL_MAX_OBJS, 64, 0, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cw_objpool_init(&p, 4, 8, CW_OBJPOOL_MAX_SLOTS + 1, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cw_objpool_init(&p, 4, 8, 0, NULL, NULL, 0x100), -EINVAL);
+	assert_null(p);
+	assert_int_equal(cw_objpool_init(&p, CW_OBJPOOL_MAX_BYTES / CW_OBJPOOL_MAX_OBJ_SIZE + 1,
+					 CW_OBJPOOL_MAX_OBJ_SIZE, 1, NULL, NULL, 0), -EINVAL);
+	assert_null(p);
+	assert_int_equal(cw_objpool_fini(NULL), 0);
+}
+
+/* The largest pool by bytes works to its last object: the entry encoding holds the highest offsets.
+ * (Object memory is mapped lazily and never touched here.) */
+static void test_largest_pool(void **state)
+{
+	const uint32_t n = CW_OBJPOOL_MAX_BYTES / CW_OBJPOOL_MAX_OBJ_SIZE;
+	struct cw_objpool *p;
+	char *prev = NULL, *o = NULL;
+
+	assert_int_equal(cw_objpool_init(&p, n, CW_OBJPOOL_MAX_OBJ_SIZE, 1, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		o = cw_objpool_pop(p);
+		assert_ptr_equal(o, cw_objpool_obj(p, i));	/* FIFO from the initial fill */
+		if (prev)
+			assert_int_equal(o - prev, CW_OBJPOOL_MAX_OBJ_SIZE);
+		prev = o;
+	}
+	assert_null(cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_ptr_equal(cw_objpool_pop(p), o);
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_int_equal(cw_objpool_fini(p), (int)n - 1);
+	for (uint32_t i = 0; i + 1 < n; i++)
+		assert_int_equal(cw_objpool_drop(p, cw_objpool_obj(p, i)), 0);
+}
+
+static void test_init_callback(void **state)
+{
+	struct cw_objpool *p;
+	int n = 0;
+
+	assert_int_equal(cw_objpool_init(&p, 10, 12, 3, count_init, &n, 0), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(cw_objpool_obj_size(p), 16);
+	for (uint32_t i = 0; i < 10; i++)
+		assert_int_equal(*(int *)cw_objpool_obj(p, i), (int)i + 1);
+	assert_null(cw_objpool_obj(p, 10));
+	assert_int_equal(cw_objpool_fini(p), 0);
+
+	n = 0;
+	p = (void *)1;
+	assert_int_equal(cw_objpool_init(&p, 10, 8, 0, fail_third, &n, 0), -ENOTSUP);
+	assert_null(p);
+}
+
+static void test_pop_push_all(void **state)
+{
+	enum { N = 100 };
+	struct cw_objpool *p;
+	void *got[N];
+	uint32_t sum = 0;
+
+	assert_int_equal(cw_objpool_init(&p, N, 40, 4, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	assert_int_equal(cw_objpool_nr_slots(p), 4);
+	/* spread evenly: 25 per ring */
+	for (uint32_t s = 0; s < 4; s++)
+		assert_int_equal(cw_objpool_slot_count(p, s), 25);
+	for (int round = 0; round < 3; round++) {
+		char seen[N] = { 0 };
+		for (int i = 0; i < N; i++) {
+			got[i] = cw_objpool_pop(p);
+			assert_non_null(got[i]);
+			size_t off = (char *)got[i] - (char *)cw_objpool_obj(p, 0);
+			assert_int_equal(off % 48, 0);
+			assert_true(off / 48 < N);
+			assert_int_equal(seen[off / 48]++, 0);
+			assert_int_equal((uintptr_t)got[i] % 16, 0);
+			memset(got[i], round + 1, 40);
+		}
+		assert_null(cw_objpool_pop(p));
+		for (int i = 0; i < N; i++)
+			assert_int_equal(cw_objpool_push(p, got[i]), 0);
+		sum = 0;
+		for (uint32_t s = 0; s < 4; s++)
+			sum += cw_objpool_slot_count(p, s);
+		assert_int_equal(sum, N);
+	}
+	/* contents survive a round trip */
+	void *o = cw_objpool_pop(p);
+	assert_int_equal(((unsigned char *)o)[39], 3);
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
+/* Many laps around a small ring: positions wrap the mask thousands of times. */
+static void test_ring_wraps(void **state)
+{
+	struct cw_objpool *p;
+	void *a, *b, *c;
+
+	assert_int_equal(cw_objpool_init(&p, 3, 8, 1, NULL, NULL, 0), 0);
+	for (int i = 0; i < 100000; i++) {
+		a = cw_objpool_pop(p);
+		b = cw_objpool_pop(p);
+		c = cw_objpool_pop(p);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_non_null(c);
+		assert_true(a != b && b != c && a != c);
+		assert_null(cw_objpool_pop(p));
+		assert_int_equal(cw_objpool_push(p, c), 0);
+		assert_int_equal(cw_objpool_push(p, a), 0);
+		if (i & 1) {
+			assert_int_equal(cw_objpool_push(p, b), 0);
+		} else {
+			/* FIFO within a ring: c comes back first */
+			assert_ptr_equal(cw_objpool_pop(p), c);
+			assert_int_equal(cw_objpool_push(p, b), 0);
+			assert_int_equal(cw_objpool_push(p, c), 0);
+		}
+		assert_int_equal(cw_objpool_slot_count(p, 0), 3);
+	}
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
+static void test_checking(void **state)
+{
+	struct cw_objpool *p;
+	int local;
+	char *o;
+
+	assert_int_equal(cw_objpool_init(&p, 4, 24, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	o = cw_objpool_pop(p);
+	assert_non_null(o);
+	assert_int_equal(cw_objpool_push(p, &local), -EINVAL);
+	assert_int_equal(cw_objpool_push(p, o + 8), -EINVAL);		/* inside an object */
+	assert_int_equal(cw_objpool_push(p, (char *)cw_objpool_obj(p, 3) + 32), -EINVAL); /* past the end */
+	assert_int_equal(cw_objpool_push(p, (char *)cw_objpool_obj(p, 0) - 32), -EINVAL); /* before */
+	assert_int_equal(cw_objpool_push(p, NULL), -EINVAL);
+	assert_int_equal(cw_objpool_drop(p, &local), -EINVAL);
+	/* none of that changed the pool */
+	assert_int_equal(cw_objpool_slot_count(p, 0) + cw_objpool_slot_count(p, 1), 3);
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_int_equal(cw_objpool_slot_count(p, 0) + cw_objpool_slot_count(p, 1), 4);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
+/* A double push overflows a ring whose capacity equals the object count: reported, not absorbed. */
+static void test_double_push_overflow(void **state)
+{
+	struct cw_objpool *p;
+	void *seen[4];
+
+	assert_int_equal(cw_objpool_init(&p, 4, 8, 1, NULL, NULL, 0), 0);
+	void *o = cw_objpool_pop(p);
+	assert_int_equal(cw_objpool_push(p, o), 0);
+	assert_int_equal(cw_objpool_push(p, o), -EOVERFLOW);
+	/* the ring still holds the four objects, each once */
+	for (int i = 0; i < 4; i++) {
+		seen[i] = cw_objpool_pop(p);
+		assert_non_null(seen[i]);
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(seen[i], seen[j]);
+	}
+	assert_null(cw_objpool_pop(p));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(cw_objpool_push(p, seen[i]), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
+static void test_fini_and_drop(void **state)
+{
+	struct cw_objpool *p;
+	void *a, *b, *c;
+
+	assert_int_equal(cw_objpool_init(&p, 5, 8, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	a = cw_objpool_pop(p);
+	b = cw_objpool_pop(p);
+	c = cw_objpool_pop(p);
+	assert_int_equal(cw_objpool_drop(p, c), 0);	/* dropped before fini: never comes back */
+	assert_int_equal(cw_objpool_drop(NULL, a), -EINVAL);
+	assert_int_equal(cw_objpool_drop(p, NULL), -EINVAL);
+	assert_int_equal(cw_objpool_fini(p), 2);	/* a and b still out */
+	assert_int_equal(cw_objpool_push(p, a), -ESHUTDOWN);	/* checking sees the misuse */
+	assert_int_equal(cw_objpool_drop(p, a), 0);
+	assert_int_equal(cw_objpool_drop(p, b), 0);	/* the last one frees the pool */
+}
+
+/* The CPU hint works (rseq, or sched_getcpu() when run with rseq disabled, see tests/e2e/objpool_norseq):
+ * pinned to CPU c, a push lands in ring c and a pop takes from ring c first. */
+static void test_push_to_current_cpu(void **state)
+{
+	struct cw_objpool *p;
+	cpu_set_t saved, one;
+	int tried = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&p, 64, 8, 0, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (uint32_t c = 0; c < cw_objpool_nr_slots(p) && c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &saved))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue;
+		tried++;
+		uint32_t before = cw_objpool_slot_count(p, c);
+		void *o = cw_objpool_pop(p);
+		assert_non_null(o);
+		assert_int_equal(cw_objpool_slot_count(p, c), before - 1);	/* from ring c */
+		assert_int_equal(cw_objpool_push(p, o), 0);
+		assert_int_equal(cw_objpool_slot_count(p, c), before);	/* back to ring c */
+	}
+	sched_setaffinity(0, sizeof(saved), &saved);
+	assert_int_equal(cw_objpool_fini(p), 0);
+	if (!tried)
+		skip();
+}
+
+struct mt {
+	struct cw_objpool *pool;
+	int iters;
+	int errors;
+};
+
+static void *mt_worker(void *arg)
+{
+	struct mt *m = arg;
+	uintptr_t me = (uintptr_t)pthread_self();
+
+	for (int i = 0; i < m->iters; i++) {
+		uintptr_t *o = cw_objpool_pop(m->pool);
+		if (!o)
+			continue;
+		uintptr_t zero = 0;
+		if (!__atomic_compare_exchange_n(o, &zero, me, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			__atomic_fetch_add(&m->errors, 1, __ATOMIC_RELAXED);	/* someone else holds it */
+		__atomic_store_n(o, 0, __ATOMIC_RELAXED);
+		if (cw_objpool_push(m->pool, o))
+			__atomic_fetch_add(&m->errors, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Threads share a few objects through rings they pick at random: no object is ever held twice, and all
+ * come back. (The long version with signal handlers is test_objpool_stress.) */
+static void test_threads_scatter(void **state)
+{
+	enum { T = 4, N = 6 };
+	struct mt m = { .iters = 20000 };
+	pthread_t th[T];
+	void *got[N];
+
+	assert_int_equal(cw_objpool_init(&m.pool, N, sizeof(uintptr_t), 3, NULL, NULL,
+					 CW_OBJPOOL_F_SCATTER | CW_OBJPOOL_F_CHECK), 0);
+	for (int i = 0; i < T; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, mt_worker, &m), 0);
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(m.errors, 0);
+	for (int i = 0; i < N; i++) {
+		got[i] = cw_objpool_pop(m.pool);
+		assert_non_null(got[i]);
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(got[i], got[j]);
+	}
+	assert_null(cw_objpool_pop(m.pool));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(cw_objpool_push(m.pool, got[i]), 0);
+	assert_int_equal(cw_objpool_fini(m.pool), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_invalid_params),
+		cmocka_unit_test(test_largest_pool),
+		cmocka_unit_test(test_init_callback),
+		cmocka_unit_test(test_pop_push_all),
+		cmocka_unit_test(test_ring_wraps),
+		cmocka_unit_test(test_checking),
+		cmocka_unit_test(test_double_push_overflow),
+		cmocka_unit_test(test_fini_and_drop),
+		cmocka_unit_test(test_push_to_current_cpu),
+		cmocka_unit_test(test_threads_scatter),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
