@@ -65,7 +65,8 @@ static bool target_gone(struct cw_msource *s)
 		return true;
 	if (p->launched) {
 		int st;
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+		/* only an exit counts: a stale ptrace-stop report of our own stop-and-check is not one */
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
 			p->exited = true;
 			p->status = st;
 		}
