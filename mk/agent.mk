@@ -66,3 +66,7 @@ bench: bench-probes
 bench-kret: $(B)/crosswalk $(B)/libcrosswalk-agent.so $(B)/bench/probe_target
 	bench/probes/kret.sh
 bench: bench-kret
+
+# the pools are picked up by __has_include: rebuild what tests for them when they appear
+$(B)/agent-obj/src/agent/hook.o: $(wildcard src/objpool/objpool.h src/objpool/freelist.h)
+$(B)/obj/src/cli/cmd_measure.o: $(wildcard src/objpool/objpool.h)

@@ -109,7 +109,13 @@ static void handle(char *line)
 
 	if (!cmd)
 		return;
-	if (!strcmp(cmd, "insert")) {
+	int prepare = !strcmp(cmd, "prepare");
+	if (!strcmp(cmd, "commit")) {
+		/* commit [SITE...]: the sites listed are left out (a stopped thread is inside them) */
+		while ((tok = strtok_r(NULL, " \t", &save)))
+			cw_patch_unstage(strtoull(tok, NULL, 0));
+		cw_patch_commit();
+	} else if (!strcmp(cmd, "insert") || prepare) {
 		cw_patch_begin();
 		cw_patch_unwind_hooks();
 		while ((tok = strtok_r(NULL, " \t", &save))) {
@@ -127,7 +133,15 @@ static void handle(char *line)
 			else
 				reply("ok %ld\n", id);
 		}
-		cw_patch_commit();
+		if (prepare) {
+			uint64_t site;
+			uint32_t len;
+			int32_t slot;
+			for (uint32_t k = 0; cw_patch_staged(k, &site, &len, &slot); k++)
+				reply("range %d 0x%lx %u\n", slot, site, len);
+		} else {
+			cw_patch_commit();
+		}
 	} else if (!strcmp(cmd, "remove")) {
 		cw_patch_begin();
 		while ((tok = strtok_r(NULL, " \t", &save))) {
@@ -171,6 +185,7 @@ static void *control_main(void *arg)
 	size_t cap = 0, len = 0;
 
 	cw_hook_thread_busy();
+	cw_shm->ctl_tid = (uint64_t)gettid();
 	running = 1;
 	while (running) {
 		if (cap - len < 4096) {
@@ -264,6 +279,7 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	cw_shm->constant_tsc = (uint32_t)has_constant_tsc();
 	cw_shm->ns_per_tick = calibrate();
 	cw_shm->agent_pid = (uint64_t)getpid();
+	cw_shm->pool = (uint32_t)cw_hook_pool();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;

@@ -35,6 +35,7 @@ uint64_t cw_agent_on_exit(uint64_t *retp) CW_HIDDEN;
 void cw_hook_init_main(void) CW_HIDDEN;	 /* on the main thread, before any patching */
 void cw_hook_thread_busy(void) CW_HIDDEN; /* the calling thread (the agent's own) is never instrumented */
 int cw_hook_set_pool(int kind, uint32_t nr) CW_HIDDEN; /* enum cw_agent_pool; before any patching */
+int cw_hook_pool(void) CW_HIDDEN; /* the source in use (a later attach cannot change it) */
 void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots) CW_HIDDEN;
 extern void cw_x86_entry_common(void) CW_HIDDEN;
 extern void cw_x86_ret_tramp(void) CW_HIDDEN;
@@ -51,5 +52,7 @@ void cw_patch_unwind_hooks(void) CW_HIDDEN;
  * int3 protocol once for all of them */
 void cw_patch_begin(void) CW_HIDDEN;
 void cw_patch_commit(void) CW_HIDDEN;
+int cw_patch_staged(uint32_t k, uint64_t *site, uint32_t *len, int32_t *slot) CW_HIDDEN;
+int cw_patch_unstage(uint64_t site) CW_HIDDEN;
 
 #endif

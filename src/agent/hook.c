@@ -91,6 +91,11 @@ static inline uint64_t frame_ret(const struct cw_frame *f)
 	return f->inst ? f->inst->ret : f->ret;
 }
 
+int cw_hook_pool(void)
+{
+	return pool_kind;
+}
+
 /* Chooses where return instances come from; called once before anything is patched. 0 or -errno. */
 int cw_hook_set_pool(int kind, uint32_t nr)
 {

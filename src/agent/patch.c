@@ -19,10 +19,13 @@
  * the phase; since stubs are never freed and sites never forgotten, a handler that runs late still finds
  * them. All writes go through /proc/self/mem, so no code page is ever made writable (no W^X window).
  *
- * What this does not cover: a thread preempted between two displaced instructions (after the first one
- * of a site, before the jump's 5th byte) when the site is patched resumes in the middle of the new jump.
- * The window is the first few instructions of a function; Dyninst closes it by stopping the process and
- * checking every thread's PC, which crosswalk does not do yet. */
+ * What the int3 protocol alone does not cover: a thread that is not running but stopped between two
+ * displaced instructions (preempted, or blocked in a system call there) would resume in the middle of the
+ * new jump. So crosswalk, like Dyninst, stops every other thread with ptrace while a batch is committed
+ * ("prepare" builds the stubs and lists the ranges, "commit" writes the jumps): a thread found inside a
+ * range makes it retry a little later, and a site that stays busy is left out with the reason
+ * (src/measure/agent_source.c, commit_stopped). Removal needs no such care: after the jump, the bytes it
+ * covers are never executed, and threads inside a stub finish there. */
 #include "agent/agent.h"
 
 #include <dlfcn.h>
@@ -204,6 +207,32 @@ static void stage(uint32_t i, const uint8_t bytes[CW_X86_JMP_LEN])
 	pend[npend] = i;
 	memcpy(pend_bytes[npend], bytes, CW_X86_JMP_LEN);
 	npend++;
+}
+
+/* The sites staged in the current batch: what a thread must not be in the middle of when they change. */
+int cw_patch_staged(uint32_t k, uint64_t *site, uint32_t *len, int32_t *slot)
+{
+	if (k >= npend)
+		return 0;
+	*site = cw_sites[pend[k]].patch.site;
+	*len = cw_sites[pend[k]].patch.len;
+	*slot = cw_sites[pend[k]].slot;
+	return 1;
+}
+
+/* Takes the staged patch of SITE out of the batch (a stopped thread sits inside its bytes). */
+int cw_patch_unstage(uint64_t site)
+{
+	for (uint32_t k = 0; k < npend; k++)
+		if (cw_sites[pend[k]].patch.site == site) {
+			cw_sites[pend[k]].patched = false;
+			cw_sites[pend[k]].slot = -1;
+			npend--;
+			pend[k] = pend[npend];
+			memcpy(pend_bytes[k], pend_bytes[npend], CW_X86_JMP_LEN);
+			return 0;
+		}
+	return -ENOENT;
 }
 
 void cw_patch_begin(void)

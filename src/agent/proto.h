@@ -12,6 +12,10 @@
  *
  * Requests, one line each (numbers in decimal, addresses in hex with 0x):
  *   insert ID ADDR SIZE [ID ADDR SIZE ...]   patch functions; slot ID of the region counts them
+ *   prepare ID ADDR SIZE [...]               like insert, but only build the stubs; the reply adds
+ *                                            "range ID SITE LEN" for every site about to be patched
+ *   commit [SITE ...]                        patch what prepare built, but the SITEs listed: crosswalk
+ *                                            stopped the other threads and found one inside those ranges
  *   remove ID [ID ...]                       restore their bytes exactly
  *   start                                    launch mode: let the target run (it waits in the constructor)
  *   inflight                                 "open SLOT TICKS" for every slot with calls still open: the
@@ -60,7 +64,8 @@ struct cw_agent_shm {
 	double ns_per_tick; /* TSC calibration against CLOCK_MONOTONIC, set by the agent */
 	uint32_t constant_tsc;
 	uint32_t pool;	    /* return-instance source in use (enum cw_agent_pool) */
-	uint64_t pad[11];
+	uint64_t ctl_tid;   /* the agent's control thread (left running when crosswalk stops the others) */
+	uint64_t pad[10];
 	struct cw_agent_slot slots[]; /* nslots */
 };
 

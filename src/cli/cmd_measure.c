@@ -196,6 +196,8 @@ int cmd_measure(int argc, char **argv)
 		goto out;
 	}
 	uint64_t tb = cw_now_ns();
+	if (!uprobe && !cw_agent_source_tsc_constant(s))
+		cw_warn("this CPU has no constant_tsc: times may be off when its frequency changes");
 	pts = cw_calloc(nf, sizeof(*pts));
 	errs = cw_calloc(nf, sizeof(*errs));
 	uint64_t t0 = cw_now_ns();

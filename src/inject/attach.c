@@ -46,7 +46,14 @@ static int seized(const struct tracee *t, pid_t tid)
 
 /* Seize and stop every thread, re-reading the task list until it holds no thread we have not stopped
  * (threads may be created while we work). */
+static int stop_all_but(pid_t pid, struct tracee *t, pid_t skip, char *err, size_t errlen);
+
 static int stop_all(pid_t pid, struct tracee *t, char *err, size_t errlen)
+{
+	return stop_all_but(pid, t, 0, err, errlen);
+}
+
+static int stop_all_but(pid_t pid, struct tracee *t, pid_t skip, char *err, size_t errlen)
 {
 	char p[64];
 	int added;
@@ -61,7 +68,7 @@ static int stop_all(pid_t pid, struct tracee *t, char *err, size_t errlen)
 		}
 		while ((de = readdir(d))) {
 			pid_t tid = atoi(de->d_name);
-			if (tid <= 0 || seized(t, tid) || t->n == MAX_TIDS)
+			if (tid <= 0 || tid == skip || seized(t, tid) || t->n == MAX_TIDS)
 				continue;
 			if (ptrace(PTRACE_SEIZE, tid, 0, 0)) {
 				if (errno == ESRCH)
@@ -288,4 +295,42 @@ out:
 	detach_all(t, pid);
 	free(t);
 	return r;
+}
+
+/* Stop-the-world for patching: every thread of PID but SKIP (the agent's own control thread, which does
+ * the patching) is stopped with ptrace, transparently (system calls restart), and its PC read. */
+struct cw_stopped {
+	struct tracee t;
+	pid_t pid;
+	uint64_t pcs[MAX_TIDS];
+};
+
+struct cw_stopped *cw_inject_stop(pid_t pid, pid_t skip, char *err, size_t errlen)
+{
+	struct cw_stopped *s = cw_calloc(1, sizeof(*s));
+	s->pid = pid;
+	if (stop_all_but(pid, &s->t, skip, err, errlen)) {
+		detach_all(&s->t, pid);
+		free(s);
+		return NULL;
+	}
+	for (int i = 0; i < s->t.n; i++) {
+		struct user_regs_struct r;
+		s->pcs[i] = ptrace(PTRACE_GETREGS, s->t.tids[i], 0, &r) ? 0 : r.rip;
+	}
+	return s;
+}
+
+int cw_inject_stopped_pcs(const struct cw_stopped *s, const uint64_t **pcs)
+{
+	*pcs = s->pcs;
+	return s->t.n;
+}
+
+void cw_inject_resume(struct cw_stopped *s)
+{
+	if (!s)
+		return;
+	detach_all(&s->t, s->pid);
+	free(s);
 }

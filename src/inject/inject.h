@@ -22,6 +22,15 @@ int cw_inject_launch(char *const argv[], const char *agent, const char *dir, pid
  * registers exactly and let every thread go. The process runs on with the agent loaded. */
 int cw_inject_attach(pid_t pid, const char *agent, const char *dir, char *err, size_t errlen);
 
+/* Stop every thread of PID except SKIP with ptrace (transparently: interrupted system calls restart),
+ * to read their PCs while the agent patches; NULL with ERR when they cannot be traced. */
+struct cw_stopped;
+struct cw_stopped *cw_inject_stop(pid_t pid, pid_t skip, char *err, size_t errlen);
+/* The stopped threads' PCs: returns how many. */
+int cw_inject_stopped_pcs(const struct cw_stopped *s, const uint64_t **pcs);
+/* Let them all run again. Accepts NULL. */
+void cw_inject_resume(struct cw_stopped *s);
+
 /* Resolve SPEC ("name", "object:name", or "object+0xOFFSET") in process PID: its runtime address and size,
  * and a display name (NAME, or OBJ:NAME outside the executable). -ENOENT with close matches in ERR when the
  * name is unknown. */

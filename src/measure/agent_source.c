@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cw_mpoint {
@@ -49,7 +50,7 @@ struct agent_priv {
 	int next_slot;
 	int *free_slots, nfree;
 	char *rbuf;
-	size_t rlen, rcap;
+	size_t rlen, rcap, roff;
 };
 
 static struct agent_priv *P(struct cw_msource *s)
@@ -64,7 +65,8 @@ static bool target_gone(struct cw_msource *s)
 		return true;
 	if (p->launched) {
 		int st;
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+		/* only an exit counts: a stale ptrace-stop report of our own stop-and-check is not one */
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
 			p->exited = true;
 			p->status = st;
 		}
@@ -100,13 +102,20 @@ static int send_all(int fd, const char *b, size_t n)
 static int recv_line(struct agent_priv *p, char *line, size_t cap)
 {
 	for (int waited = 0;;) {
-		char *nl = p->rlen ? memchr(p->rbuf, '\n', p->rlen) : NULL;
+		/* unread bytes are rbuf[roff, rlen): lines are consumed without moving the rest each time */
+		char *nl = p->rlen > p->roff ? memchr(p->rbuf + p->roff, '\n', p->rlen - p->roff) : NULL;
 		if (nl) {
-			size_t l = (size_t)(nl - p->rbuf);
-			snprintf(line, cap, "%.*s", (int)l, p->rbuf);
-			memmove(p->rbuf, nl + 1, p->rlen - l - 1);
-			p->rlen -= l + 1;
+			size_t l = (size_t)(nl - (p->rbuf + p->roff));
+			snprintf(line, cap, "%.*s", (int)l, p->rbuf + p->roff);
+			p->roff += l + 1;
+			if (p->roff == p->rlen)
+				p->roff = p->rlen = 0;
 			return 0;
+		}
+		if (p->roff) {
+			memmove(p->rbuf, p->rbuf + p->roff, p->rlen - p->roff);
+			p->rlen -= p->roff;
+			p->roff = 0;
 		}
 		if (p->rcap - p->rlen < 1024) {
 			p->rcap = p->rcap ? p->rcap * 2 : 8192;
@@ -154,6 +163,61 @@ static void snapshot(struct agent_priv *p, struct cw_mpoint *pt)
 		pt->base_sites[i] = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
 }
 
+/* The patches prepared by the agent are written while every other thread of the target is stopped and
+ * none of them is between two instructions that the jump will cover (a thread preempted there would
+ * resume in the middle of the jump): stop, read the PCs, and if one is inside a range, let everything
+ * run a moment and try again. The agent's int3 protocol covers threads that are running; this covers the
+ * ones that are not. Without ptrace rights the commit goes ahead with the int3 protocol alone. */
+static int commit_stopped(struct cw_msource *s, void *rv, size_t nr)
+{
+	struct { uint64_t site; unsigned len; int slot; int busy; } *ranges = rv;
+	struct agent_priv *p = P(s);
+	char err[256], line[64];
+	struct cw_stopped *st = NULL;
+	int inside = 0;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		st = cw_inject_stop(s->pid, (pid_t)p->shm->ctl_tid, err, sizeof(err));
+		if (!st) {
+			cw_dbg("patching without stopping the threads: %s", err);
+			break;
+		}
+		const uint64_t *pcs;
+		int n = cw_inject_stopped_pcs(st, &pcs);
+		inside = 0;
+		for (size_t k = 0; k < nr; k++) {
+			ranges[k].busy = 0;
+			for (int i = 0; i < n; i++)
+				if (pcs[i] > ranges[k].site && pcs[i] < ranges[k].site + ranges[k].len)
+					ranges[k].busy = inside = 1;
+		}
+		if (!inside)
+			break;
+		cw_dbg("a thread is inside a function's first instructions: retrying");
+		if (attempt == 19)
+			break; /* leave those out, patch the rest with the threads stopped */
+		cw_inject_resume(st);
+		st = NULL;
+		struct timespec d = { 0, 2 * 1000 * 1000 };
+		nanosleep(&d, NULL);
+	}
+	size_t cap = 32 + nr * 24, len = (size_t)snprintf(NULL, 0, "commit");
+	char *req = cw_malloc(cap);
+	len = (size_t)snprintf(req, cap, "commit");
+	for (size_t k = 0; inside && k < nr; k++)
+		if (ranges[k].busy)
+			len += (size_t)snprintf(req + len, cap - len, " 0x%lx", ranges[k].site);
+	req[len++] = '\n';
+	int r = send_all(p->fd, req, len);
+	free(req);
+	while (!r && !(r = recv_line(p, line, sizeof(line))) && strcmp(line, "done"))
+		;
+	cw_inject_resume(st);
+	if (!inside)
+		for (size_t k = 0; k < nr; k++)
+			ranges[k].busy = 0;
+	return r;
+}
+
 int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, size_t n,
 				struct cw_mpoint **points, char (*errs)[256])
 {
@@ -162,7 +226,7 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 	char *req = cw_malloc(cap), line[512];
 	int ok = 0, r = 0;
 
-	len = (size_t)snprintf(req, cap, "insert");
+	len = (size_t)snprintf(req, cap, "prepare");
 	cw_inject_resolve_pin(s->pid);
 	for (size_t i = 0; i < n; i++) {
 		struct cw_resolved res;
@@ -187,6 +251,8 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 	}
 	cw_inject_resolve_unpin();
 	r = 0;
+	struct range { uint64_t site; unsigned len; int slot; int busy; } *ranges = NULL;
+	size_t nranges = 0;
 	if (sent) {
 		req[len++] = '\n';
 		r = send_all(p->fd, req, len);
@@ -195,6 +261,15 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 				break;
 			if (!strcmp(line, "done"))
 				break;
+			unsigned long rs;
+			unsigned rl;
+			int rid;
+			if (sscanf(line, "range %d %lx %u", &rid, &rs, &rl) == 3) {
+				ranges = cw_realloc(ranges, (nranges + 1) * sizeof(*ranges));
+				ranges[nranges] = (struct range){ rs, rl, rid, 0 };
+				nranges++;
+				continue;
+			}
 			int slot = -1, pos = 0;
 			bool good = !strncmp(line, "ok ", 3);
 			sscanf(line + 3, "%d %n", &slot, &pos);
@@ -212,6 +287,22 @@ int cw_agent_source_insert_many(struct cw_msource *s, const char *const *funcs, 
 				}
 		}
 	}
+	if (!r && nranges) {
+		r = commit_stopped(s, ranges, nranges);
+		/* a function a stopped thread sat inside of was left alone: say so */
+		for (size_t k = 0; !r && k < nranges; k++)
+			for (size_t i = 0; ranges[k].busy && i < n; i++)
+				if (points[i] && points[i]->slot == ranges[k].slot) {
+					snprintf(errs[i], sizeof(errs[i]),
+						 "cannot instrument %.150s: a thread keeps stopping inside its first instructions",
+						 points[i]->name);
+					free_slot(p, ranges[k].slot);
+					free(points[i]);
+					points[i] = NULL;
+					ok--;
+				}
+	}
+	free(ranges);
 	free(req);
 	if (r) {
 		for (size_t i = 0; i < n; i++) {
@@ -548,6 +639,11 @@ struct cw_msource *cw_agent_source_attach(pid_t pid, const struct cw_agent_opts 
 fail:
 	agent_close(s);
 	return NULL;
+}
+
+bool cw_agent_source_tsc_constant(struct cw_msource *s)
+{
+	return P(s)->shm->constant_tsc != 0;
 }
 
 int cw_agent_source_poll(struct cw_msource *s, int *status)

@@ -48,6 +48,8 @@ int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *p, uint64_t *r
 /* The display name of a point (NAME, or OBJ:NAME outside the executable). */
 const char *cw_agent_point_name(const struct cw_mpoint *p);
 
+/* Whether the agent found a constant-rate TSC (its times are wall time only then). */
+bool cw_agent_source_tsc_constant(struct cw_msource *s);
 /* Target state: 0 running, 1 exited (status in *status, as from waitpid for a launched child, else 0). */
 int cw_agent_source_poll(struct cw_msource *s, int *status);
 /* Launch mode: wait for the program to exit on its own after close() left it running. */

@@ -15,6 +15,16 @@ wait $P; rc=$?
 [ $rc = 0 ] || fail "program died after detach (exit $rc)"
 grep -q "dives ok 1" "$TMP/out" || fail "wrong results after detach: $(cat "$TMP/out")"
 
+# a thread stopped between two of a function's first instructions (blocked in a system call there): that
+# function is refused with the reason, the others are instrumented, the thread later resumes correctly
+"$W" parked 3 > "$TMP/pout" & PK=$!
+sleep 0.5
+"$CW" measure -p $PK -d 0.5 -f parked,work --json "$TMP/p.json" -o /dev/null 2>"$TMP/perr" || { cat "$TMP/perr"; fail "parked: exit $?"; }
+grep -q "cannot instrument parked: a thread keeps stopping inside its first instructions" "$TMP/perr" || fail "parked: no refusal: $(cat "$TMP/perr")"
+python3 -c 'import json,sys; d={f["function"]:f for f in json.load(open(sys.argv[1]))["functions"]}; assert d["work"]["calls"] > 10, d' "$TMP/p.json" || fail "parked: work not measured"
+wait $PK || fail "parked: the program died"
+grep -q "parked woke -4" "$TMP/pout" || fail "parked: wrong result $(cat "$TMP/pout")"
+
 # the agent's own dependencies, instrumented while threads start (slow path) and the control thread works
 F=work,libc.so.6:mmap,libc.so.6:munmap,libc.so.6:pthread_getattr_np,libc.so.6:pthread_setspecific,libc.so.6:recv,libc.so.6:send,libc.so.6:malloc,libc.so.6:free,libc.so.6:realloc
 "$CW" measure -f $F --json "$TMP/dep.json" -o "$TMP/dep.txt" -- "$W" threads 8 5000 > "$TMP/dout" 2>"$TMP/derr" || { cat "$TMP/derr"; fail "deps: exit $?"; }

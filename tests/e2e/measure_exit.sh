@@ -48,6 +48,16 @@ pids+=($LP)
 [ "$(code $LP)" = "$(code $SP)" ] || fail "launched server still modified after -d"
 "$W" client "$(cat "$TMP/port2")" 0.3 1 | grep -q "failed 0" || fail "launched server not serving after -d"
 
+# Ctrl-C at a terminal: SIGINT to crosswalk and to the launched program alike
+"$CW" measure -f work -o "$TMP/c" -- "$CW_WL/mw_hard.gcc-O2" threads 2 100000000 2>"$TMP/cerr" & M=$!
+for i in $(seq 50); do T=$(pgrep -P $M) && break; sleep 0.1; done
+sleep 0.5; kill -INT $M $T; wait $M; rc=$?
+[ $rc = 0 ] || { cat "$TMP/cerr"; fail "Ctrl-C: exit $rc"; }
+grep -q "^work" "$TMP/c" || fail "Ctrl-C: no table"
+alive() { [ -r /proc/$1/stat ] && ! awk '{exit !($3 == "Z")}' /proc/$1/stat 2>/dev/null; }
+for i in $(seq 20); do alive $T || break; sleep 0.1; done
+alive $T && { kill -KILL $T; fail "Ctrl-C: the program survived its SIGINT"; }
+
 # the target dies mid-run: reported, tables printed, exit 0
 "$CW" measure -f work -o "$TMP/d" -- "$CW_WL/mw_hard.gcc-O2" threads 2 100000000 2>"$TMP/derr" & M=$!
 for i in $(seq 50); do T=$(pgrep -P $M) && break; sleep 0.1; done

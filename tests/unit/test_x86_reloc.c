@@ -231,6 +231,22 @@ static void stub_with_rip_operand(void **st)
 	assert_memory_equal(out + 22, want_jmp, 5);
 }
 
+/* Neighbor code jumping into a function's first bytes (glibc: mempcpy's "jmp memmove+3"). */
+static void neighbors_branch_in(void **st)
+{
+	static const uint8_t nb[] = {
+		0x48, 0x89, 0xf8, /* 0x7c0 mov %rdi,%rax */
+		0x48, 0x01, 0xd0, /* 0x7c3 add %rdx,%rax */
+		0xeb, 0x3b,	  /* 0x7c6 jmp 0x803 */
+	};
+	uint64_t from = 0;
+	/* the function at 0x800: bytes 0x801..0x813 may be displaced */
+	assert_int_equal(cw_x86_branches_into(nb, sizeof(nb), 0x7c0, 0x801, 0x814, &from), 1);
+	assert_int_equal(from, 0x7c6);
+	/* a jump to the entry itself is fine */
+	assert_int_equal(cw_x86_branches_into(nb, sizeof(nb), 0x7c0, 0x804, 0x814, &from), 0);
+}
+
 /* The analysis on real compiled code: this very file's functions are at least decodable. */
 static void plan_real_code(void **st)
 {
@@ -253,6 +269,7 @@ int main(void)
 		cmocka_unit_test(reloc_branches),	 cmocka_unit_test(reloc_out_of_range),
 		cmocka_unit_test(stub_bytes),		 cmocka_unit_test(stub_with_rip_operand),
 		cmocka_unit_test(plan_real_code),	 cmocka_unit_test(plan_recursion_vs_loop),
+		cmocka_unit_test(neighbors_branch_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
  *   texit T       T threads call pthread_exit() from inside instrumented frames; then work() 10 times
  *   malloc N      malloc/memcpy/free N times (instrument libc's own functions)
  *   exec N        work() N times, then exec itself as "threads 1 N" (another N calls in the new image)
+ *   parked SECS   a thread blocks in pause() between two of parked()'s first instructions while main calls
+ *                 work() for SECS; then the thread is woken: a patch over parked() then would crash it
  *   deep T SECS   T threads dive() 40 deep and sleep 50 ms at the bottom, again and again for SECS: a
  *                 detach finds threads deep in instrumented frames; prints the number of completed dives
  *   server SECS   (see mw_server.c) */
@@ -109,6 +111,32 @@ static void *texit_main(void *arg)
 	return NULL;
 }
 
+/* parked: "syscall" is its first instruction, so a thread blocked in it has its PC at parked+2, inside the
+ * 5 bytes a patch would overwrite. The caller puts the system call number in %eax. */
+__asm__(".text\n"
+	".globl parked\n"
+	".type parked, @function\n"
+	"parked:\n"
+	"	syscall\n"
+	"	nop\n"
+	"	nop\n"
+	"	nop\n"
+	"	nop\n"
+	"	ret\n"
+	".size parked, . - parked\n");
+
+static void *parked_main(void *arg)
+{
+	long r;
+	/* pause() (34): returns -EINTR when the thread's signal arrives */
+	__asm__ volatile("call parked" : "=a"(r) : "a"(34L) : "rcx", "r11", "memory");
+	return (void *)r;
+}
+
+static void on_wake(int sig)
+{
+}
+
 static double deep_secs;
 static volatile int deep_bad;
 
@@ -201,6 +229,22 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 10; i++)
 			work((unsigned long)i);
 		printf("exited %ld\n", a);
+	} else if (!strcmp(mode, "parked")) {
+		pthread_t th;
+		struct timespec t0, t;
+		signal(SIGUSR1, on_wake);
+		pthread_create(&th, NULL, parked_main, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			work(1);
+			struct timespec d = { 0, 1000000 };
+			nanosleep(&d, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < (double)a);
+		pthread_kill(th, SIGUSR1);
+		void *r;
+		pthread_join(th, &r);
+		printf("parked woke %ld\n", (long)r);
 	} else if (!strcmp(mode, "deep")) {
 		pthread_t t[64];
 		if (a > 64)
