@@ -298,19 +298,28 @@ static bool stack_has(const struct cw_pstack *st, const char *label)
 
 /* Of the time the thread(s) of ROOT spent (on-CPU and blocked, from the profile), the fraction with LABEL
  * on the stack: a resident function's share of its thread's wall time. */
-static double root_frac(struct cw_walk_real *w, const char *root, const char *label)
+static double root_frac2(struct cw_walk_real *w, const char *root, const char *label, double *off_frac)
 {
-	uint64_t in = 0, all = 0;
+	uint64_t in = 0, all = 0, off = 0;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
 		if (!stack_has(st, root))
 			continue;
 		uint64_t t = st->samples * w->last.period_ns + st->offcpu_ns;
 		all += t;
-		if (stack_has(st, label))
+		if (stack_has(st, label)) {
 			in += t;
+			off += st->offcpu_ns;
+		}
 	}
+	if (off_frac)
+		*off_frac = in ? (double)off / in : 0;
 	return all ? (double)in / all : 0;
+}
+
+static double root_frac(struct cw_walk_real *w, const char *root, const char *label)
+{
+	return root_frac2(w, root, label, NULL);
 }
 
 static struct resident *make_resident(void)
@@ -508,9 +517,32 @@ static int parse_kpath(const char *name, char *root, size_t rootlen, struct kpat
 	return k->depth ? 0 : -EINVAL;
 }
 
+static struct point *point_find(struct cw_walk_real *w, const char *name)
+{
+	for (struct point *p = w->points; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+static struct point *point_add(struct cw_walk_real *w, const char *name, bool kernel, struct cw_mpoint *pt)
+{
+	struct point *p = cw_calloc(1, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->kernel = kernel;
+	p->pt = pt;
+	p->refs = 1;
+	p->next = w->points;
+	w->points = p;
+	return p;
+}
+
 static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 {
 	struct cw_walk_real *w = ctx;
+	struct cw_wnode **batch = cw_calloc(n, sizeof(*batch));
+	const char **funcs = cw_calloc(n, sizeof(*funcs));
+	size_t nb = 0;
 	int ok = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -530,6 +562,23 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 				ok++;
 				continue;
 			}
+			struct point *p = point_find(w, nd->name);
+			if (p) {
+				p->refs++;
+				nd->handle = p;
+				ok++;
+				continue;
+			}
+			/* new user functions are patched together: one stop of the target for the batch */
+			bool dup = false;
+			for (size_t k = 0; k < nb && !dup; k++)
+				dup = !strcmp(funcs[k], nd->name);
+			if (!dup)
+				funcs[nb] = nd->name;
+			batch[nb++] = nd;
+			if (dup) /* the same function twice in one batch: the later node shares the point */
+				funcs[nb - 1] = NULL;
+			continue;
 		}
 		if (nd->kind == CW_WK_KERNEL && !strncmp(nd->name, "k:", 2) && strchr(nd->name, '>')) {
 			struct kpath *k = cw_calloc(1, sizeof(*k));
@@ -547,7 +596,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 			ok++;
 			continue;
 		}
-		struct point *p = point_get(w, nd->name, nd->kind != CW_WK_USER, err, sizeof(err));
+		struct point *p = point_get(w, nd->name, true, err, sizeof(err));
 		if (!p) {
 			nd->state = CW_WS_UNTESTABLE;
 			snprintf(nd->why, sizeof(nd->why), "%s", err);
@@ -556,6 +605,47 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 		nd->handle = p;
 		ok++;
 	}
+	if (nb) {
+		const char **names = cw_calloc(nb, sizeof(*names));
+		struct cw_wnode **owners = cw_calloc(nb, sizeof(*owners));
+		struct cw_mpoint **pts = cw_calloc(nb, sizeof(*pts));
+		char (*errs)[256] = cw_calloc(nb, sizeof(*errs));
+		size_t nn = 0;
+		for (size_t i = 0; i < nb; i++)
+			if (funcs[i]) {
+				owners[nn] = batch[i];
+				names[nn++] = funcs[i];
+			}
+		int r = cw_agent_source_insert_many(w->user, names, nn, pts, errs);
+		for (size_t i = 0; i < nn; i++) {
+			if (r >= 0 && pts[i]) {
+				owners[i]->handle = point_add(w, names[i], false, pts[i]);
+				ok++;
+			} else {
+				owners[i]->state = CW_WS_UNTESTABLE;
+				snprintf(owners[i]->why, sizeof(owners[i]->why), "%s",
+					 r < 0 ? "the agent cannot be reached" : errs[i]);
+			}
+		}
+		for (size_t i = 0; i < nb; i++) /* the duplicates share their twin's point */
+			if (!funcs[i]) {
+				struct point *p = point_find(w, batch[i]->name);
+				if (p) {
+					p->refs++;
+					batch[i]->handle = p;
+					ok++;
+				} else {
+					batch[i]->state = CW_WS_UNTESTABLE;
+					snprintf(batch[i]->why, sizeof(batch[i]->why), "could not be instrumented");
+				}
+			}
+		free(names);
+		free(owners);
+		free(pts);
+		free(errs);
+	}
+	free(batch);
+	free(funcs);
 	return ok;
 }
 
@@ -583,11 +673,14 @@ static int read_point(struct cw_walk_real *w, struct point *p, struct cw_wmeas *
 {
 	if (!p->kernel) {
 		struct cw_mresult r;
+		uint64_t open_ns = 0;
 		int e = w->user->ops->read(w->user, p->pt, &r);
 		if (e < 0)
 			return e;
+		/* calls still running count up to now (a loop entered after the patch that has not returned) */
+		cw_agent_source_inflight(w->user, &p->pt, 1, &open_ns);
 		m->calls = r.calls;
-		m->incl_ns = r.incl_ns;
+		m->incl_ns = r.incl_ns + open_ns;
 		return 0;
 	}
 	struct cw_kresult k;
@@ -613,13 +706,18 @@ static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 	if (!node->handle)
 		return -ENOENT;
 	if (res) {
-		double frac = 1.0;
-		if (node->parent) {
-			refresh_profile(w, false);
-			frac = root_frac(w, root_of(node)->label, node->label);
-		}
+		double frac = 1.0, off = 0;
+		refresh_profile(w, false);
+		if (node->parent)
+			frac = root_frac2(w, root_of(node)->label, node->label, &off);
+		else
+			root_frac2(w, node->label, node->label, &off);
 		m->incl_ns = (uint64_t)((cw_now_ns() / 1e9 - res->t_ins) * frac * 1e9);
 		m->estimated = node->parent != NULL;
+		/* how much of it the profile saw blocked (in a system call made under it) */
+		m->has_split = true;
+		m->blocked_ns = (uint64_t)(m->incl_ns * off);
+		m->oncpu_ns = m->incl_ns - m->blocked_ns;
 		return 0;
 	}
 	if (k) {
@@ -707,16 +805,6 @@ int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volat
 	}
 	w->pid = w->user->pid;
 	w->launched = argv != NULL;
-	w->kern = cw_ksource_open(w->pid, kbackend, err, errlen);
-	if (!w->kern) {
-		e = -EINVAL;
-		goto fail;
-	}
-	/* calls in progress count (an event loop asleep in epoll_wait); an attached process's threads already
-	 * inside a syscall are counted from now */
-	cw_ksource_include_open(w->kern, true);
-	if (!w->launched)
-		cw_ksource_seed_running(w->kern);
 	e = cw_profiler_open(&po, &w->prof, err, errlen);
 	if (e < 0)
 		goto fail;
@@ -728,6 +816,16 @@ int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volat
 		snprintf(err, errlen, "could not start the program: %s", strerror(-e));
 		goto fail;
 	}
+	/* the kernel source opens on the running program: a launched one has left the agent's start-up
+	 * wait by now, so seeding counts only real calls already in progress (an attached server asleep in
+	 * epoll_wait, a thread in a long read) from now on */
+	w->kern = cw_ksource_open(w->pid, kbackend, err, errlen);
+	if (!w->kern) {
+		e = -EINVAL;
+		goto fail;
+	}
+	cw_ksource_include_open(w->kern, true);
+	cw_ksource_seed_running(w->kern);
 	/* the executable, for names and the static call graph */
 	w->syms = cw_syms_new();
 	w->cfg = cw_cfg_new(w->syms);

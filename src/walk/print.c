@@ -12,10 +12,12 @@ static const char *space(const struct cw_wnode *n)
 
 const char *cw_walk_verdict_kind(const struct cw_wnode *n)
 {
-	if (n->kind == CW_WK_USER)
-		return "cpu-user";
+	/* a user function measured from the profile knows how much of its time its thread was blocked
+	 * (in a system call under it that the experiments could not catch open) */
 	if (n->has_split && n->blocked_share > n->oncpu_share)
 		return "blocked";
+	if (n->kind == CW_WK_USER)
+		return "cpu-user";
 	return "cpu-kernel";
 }
 
@@ -39,7 +41,7 @@ static const struct {
 const char *cw_walk_wait_class(const struct cw_wnode *n)
 {
 	/* the innermost kernel frame that names what it waits for decides */
-	for (const struct cw_wnode *a = n; a && a->kind != CW_WK_USER; a = a->parent)
+	for (const struct cw_wnode *a = n; a && (a->kind != CW_WK_USER || a == n); a = a->parent)
 		for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
 			if (strstr(a->name, waits[i].pat))
 				return waits[i].cls;
