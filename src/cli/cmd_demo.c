@@ -2,6 +2,8 @@
  * under load and explained; then its epoll twin runs the same load and the two are compared. The
  * experiments themselves (src/demo) return numbers; this file only prints them. */
 #include "cli/cli.h"
+#include "walk/env_real.h"
+#include "walk/walk.h"
 #include "cli/target.h"
 #include "demo/demo.h"
 #include "profile/profiler.h"
@@ -40,6 +42,47 @@ struct run {
 };
 
 static volatile int stop_sig;
+
+/* The walk as a demo step: attach to the server the rig started, observe it, run the search. */
+struct walk_ctx {
+	struct cw_walk_real *w;
+	struct cw_walk_result res;
+	double max_seconds;
+	bool ran;
+};
+
+static int walk_prepare(void *ctx, pid_t server, char *err, size_t errlen)
+{
+	struct walk_ctx *c = ctx;
+	return cw_walk_real_open(server, NULL, NULL, &stop_sig, &c->w, err, errlen);
+}
+
+static int walk_run(void *ctx, double seconds, volatile int *stop, char *err, size_t errlen)
+{
+	struct walk_ctx *c = ctx;
+	const struct cw_walk_env *env = cw_walk_real_env(c->w);
+	struct cw_walk_opts o;
+	cw_walk_opts_default(&o);
+	o.max_seconds = seconds > 1.5 ? seconds - 1 : 0.5;
+	if (env->run(env->ctx, 1.0) != 0) {
+		snprintf(err, errlen, "the server stopped while being observed");
+		return *stop ? -EINTR : -ESRCH;
+	}
+	cw_walk_run(env, &o, &c->res);
+	c->ran = true;
+	return *stop ? -EINTR : 0;
+}
+
+static int walk_collect(void *ctx, char *err, size_t errlen)
+{
+	struct walk_ctx *c = ctx;
+	/* the server runs on unmodified after this: every trampoline and BPF program is removed here */
+	cw_walk_real_close(c->w);
+	c->w = NULL;
+	return 0;
+}
+
+static const struct cw_demo_step walk_step = { walk_prepare, walk_run, walk_collect };
 
 static int run_one(struct run *r, const struct cw_demo_load *base, double seconds, unsigned freq)
 {
@@ -296,12 +339,44 @@ int cmd_demo(int argc, char **argv)
 	       "DCPI profile showed select() dominating (Banga & Mogul, USENIX 1998), then the same server built on\n"
 	       "epoll under the same load. Each is measured for %.1f s.\n\n",
 	       load.idle, load.active, seconds);
-	printf("[1/2] %s under load: profiling it (on-CPU and off-CPU) ...\n\n", sel.server);
+	printf("[1/3] %s under load: profiling it (on-CPU and off-CPU) ...\n\n", sel.server);
 	if ((ret = run_one(&sel, &load, seconds, freq)) < 0)
 		goto out;
 	print_run(&sel, 14);
 
-	printf("\n[2/2] %s under the same load ...\n\n", epo.server);
+	printf("\n[2/3] the walk: %s again under the same load, searched from main down the call graph and\n"
+	       "      into the kernel with instrumentation inserted and removed as it goes ...\n\n", sel.server);
+	{
+		struct walk_ctx wc = { 0 };
+		struct cw_demo_loadstats wst;
+		struct cw_demo_load wl = load;
+		char err[512] = "";
+		wl.server = sel.server;
+		ret = cw_demo_experiment(&wl, &walk_step, &wc, seconds * 3 > 20 ? seconds * 3 : 20, &stop_sig, &wst, err, sizeof(err));
+		cw_walk_real_close(wc.w);
+		if (ret == -EINTR) {
+			cw_walk_result_free(&wc.res);
+			goto out;
+		}
+		if (ret < 0 || !wc.ran) {
+			cw_warn("demo: the walk did not run: %s", err[0] ? err : strerror(-ret));
+		} else {
+			for (size_t i = 0; i < wc.res.nverdicts; i++) {
+				char sentence[1024];
+				cw_walk_sentence(wc.res.verdicts[i], sentence, sizeof(sentence));
+				printf("  Bottleneck %zu: %s\n", i + 1, sentence);
+			}
+			if (!wc.res.nverdicts)
+				printf("  No verdict: %s\n", wc.res.note);
+			printf("  (%d experiments in %.1f s, largest perturbation of the server %.2f%%; it served %.0f requests/s "
+			       "meanwhile; 'crosswalk walk -p PID' prints the whole tree)\n",
+			       wc.res.experiments, wc.res.seconds, wc.res.overhead_pct, wst.rps);
+		}
+		cw_walk_result_free(&wc.res);
+		ret = 0;
+	}
+
+	printf("\n[3/3] %s under the same load ...\n\n", epo.server);
 	if ((ret = run_one(&epo, &load, seconds, freq)) < 0)
 		goto out;
 	print_run(&epo, 8);
