@@ -79,6 +79,36 @@ static void json_str(FILE *f, const char *s)
 
 int cmd_measure(int argc, char **argv)
 {
+	/* kernel names (k:NAME, sys:NAME, fault) go to the kernel source, which says which backend it used */
+	{
+		int kern = 0, user = 0;
+		for (int a = 1; a < argc; a++) {
+			const char *list = NULL;
+			if (!strcmp(argv[a], "--"))
+				break;
+			if ((!strcmp(argv[a], "-f") || !strcmp(argv[a], "--function")) && a + 1 < argc)
+				list = argv[++a];
+			else if (!strncmp(argv[a], "--function=", 11))
+				list = argv[a] + 11;
+			else if (!strncmp(argv[a], "-f", 2) && argv[a][2])
+				list = argv[a] + 2;
+			for (const char *q = list; q && *q;) {
+				size_t len = strcspn(q, ",");
+				if (!strncmp(q, "k:", 2) || !strncmp(q, "sys:", 4) || !strncmp(q, "fault", 5))
+					kern++;
+				else if (len)
+					user++;
+				q += len + (q[len] == ',');
+			}
+		}
+		if (kern && user) {
+			cw_err("measure: give user functions and kernel names (k:, sys:, fault) in separate runs");
+			return CW_EXIT_USAGE;
+		}
+		if (kern)
+			return cmd_kmeasure(argc, argv);
+	}
+
 	static const struct option opts[] = {
 		{ "function", required_argument, NULL, 'f' }, { "pid", required_argument, NULL, 'p' },
 		{ "duration", required_argument, NULL, 'd' }, { "json", required_argument, NULL, 'J' },
