@@ -357,27 +357,17 @@ static struct kpath *kpath_of(void *h)
 	return k && k->magic == KPATH_MAGIC ? k : NULL;
 }
 
-static struct point *point_get(struct cw_walk_real *w, const char *name, bool kernel, char *err, size_t errlen)
+static struct point *point_find(struct cw_walk_real *w, const char *name)
 {
-	struct point *p;
-	for (p = w->points; p; p = p->next)
-		if (!strcmp(p->name, name)) {
-			p->refs++;
+	for (struct point *p = w->points; p; p = p->next)
+		if (!strcmp(p->name, name))
 			return p;
-		}
-	struct cw_mpoint *pt = NULL;
-	if (kernel) {
-		pt = w->kern->ops->insert(w->kern, name, err, errlen);
-	} else {
-		const char *f = name;
-		char (*errs)[256] = cw_calloc(1, sizeof(*errs));
-		if (cw_agent_source_insert_many(w->user, &f, 1, &pt, errs) < 0 || !pt)
-			snprintf(err, errlen, "%s", errs[0][0] ? errs[0] : "the agent cannot be reached");
-		free(errs);
-	}
-	if (!pt)
-		return NULL;
-	p = cw_calloc(1, sizeof(*p));
+	return NULL;
+}
+
+static struct point *point_add(struct cw_walk_real *w, const char *name, bool kernel, struct cw_mpoint *pt)
+{
+	struct point *p = cw_calloc(1, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->kernel = kernel;
 	p->pt = pt;
@@ -385,6 +375,19 @@ static struct point *point_get(struct cw_walk_real *w, const char *name, bool ke
 	p->next = w->points;
 	w->points = p;
 	return p;
+}
+
+/* A kernel point (sys:NAME, fault), shared by every node that names it. User points are inserted in
+ * batches by real_insert. */
+static struct point *kpoint_get(struct cw_walk_real *w, const char *name, char *err, size_t errlen)
+{
+	struct point *p = point_find(w, name);
+	if (p) {
+		p->refs++;
+		return p;
+	}
+	struct cw_mpoint *pt = w->kern->ops->insert(w->kern, name, err, errlen);
+	return pt ? point_add(w, name, true, pt) : NULL;
 }
 
 static void point_put(struct cw_walk_real *w, struct point *p)
@@ -517,26 +520,6 @@ static int parse_kpath(const char *name, char *root, size_t rootlen, struct kpat
 	return k->depth ? 0 : -EINVAL;
 }
 
-static struct point *point_find(struct cw_walk_real *w, const char *name)
-{
-	for (struct point *p = w->points; p; p = p->next)
-		if (!strcmp(p->name, name))
-			return p;
-	return NULL;
-}
-
-static struct point *point_add(struct cw_walk_real *w, const char *name, bool kernel, struct cw_mpoint *pt)
-{
-	struct point *p = cw_calloc(1, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->kernel = kernel;
-	p->pt = pt;
-	p->refs = 1;
-	p->next = w->points;
-	w->points = p;
-	return p;
-}
-
 static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 {
 	struct cw_walk_real *w = ctx;
@@ -585,7 +568,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 			char root[192];
 			k->magic = KPATH_MAGIC;
 			if (parse_kpath(nd->name, root, sizeof(root), k) == 0)
-				k->root = point_get(w, root, true, err, sizeof(err));
+				k->root = kpoint_get(w, root, err, sizeof(err));
 			if (!k->root) {
 				free(k);
 				nd->state = CW_WS_UNTESTABLE;
@@ -596,7 +579,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 			ok++;
 			continue;
 		}
-		struct point *p = point_get(w, nd->name, true, err, sizeof(err));
+		struct point *p = kpoint_get(w, nd->name, err, sizeof(err));
 		if (!p) {
 			nd->state = CW_WS_UNTESTABLE;
 			snprintf(nd->why, sizeof(nd->why), "%s", err);
