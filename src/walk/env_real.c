@@ -6,6 +6,7 @@
 #include "cfg/cfg.h"
 #include "kernel/kmeasure.h"
 #include "measure/agent_source.h"
+#include "agent/proto.h"
 #include "profile/profiler.h"
 #include "sym/sym.h"
 #include "util/util.h"
@@ -291,7 +292,7 @@ static const struct cw_wnode *root_of(const struct cw_wnode *n)
 static bool stack_has(const struct cw_pstack *st, const char *label)
 {
 	for (uint32_t i = 0; i < st->nframes; i++)
-		if (!st->frames[i].kernel && !strcmp(st->frames[i].name, label))
+		if (!st->frames[i].kernel && st->frames[i].name && !strcmp(st->frames[i].name, label))
 			return true;
 	return false;
 }
@@ -414,7 +415,7 @@ static const struct cw_kcallee *tree_find(const struct cw_kcallee *t, size_t n, 
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].depth == 0)
 			continue;
-		if (t[i].depth > matched + 1)
+		if (t[i].depth > matched + 1 || !t[i].name)
 			continue;
 		matched = t[i].depth - 1;
 		if (matched < k->depth && !strcmp(t[i].name, k->names[matched])) {
@@ -474,7 +475,7 @@ static void kernel_children(struct cw_walk_real *w, const struct cw_wnode *node,
 	for (size_t i = at; i < nt; i++) {
 		if (here.depth && t[i].depth < want)
 			break;
-		if (t[i].depth != want || here.depth + 1 >= KPATH_MAX || scheduler_fn(t[i].name))
+		if (t[i].depth != want || here.depth + 1 >= KPATH_MAX || !t[i].name || scheduler_fn(t[i].name))
 			continue;
 		struct cw_wcand c = { .kind = CW_WK_KERNEL };
 		size_t off = snprintf(c.name, sizeof(c.name), "k:%s", root->name);
@@ -555,7 +556,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 			/* new user functions are patched together: one stop of the target for the batch */
 			bool dup = false;
 			for (size_t k = 0; k < nb && !dup; k++)
-				dup = !strcmp(funcs[k], nd->name);
+				dup = funcs[k] && !strcmp(funcs[k], nd->name);
 			if (!dup)
 				funcs[nb] = nd->name;
 			batch[nb++] = nd;
@@ -679,6 +680,48 @@ static int read_point(struct cw_walk_real *w, struct point *p, struct cw_wmeas *
 	return 0;
 }
 
+/* The part of a function's calls made from its parent node's function, from the agent's per-call-site
+ * counts (return address -> calling function): the node's time is that share of the function's (calls
+ * from different callers are taken to cost alike). A function called from one place keeps all of it. */
+static void context_share(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wmeas *m)
+{
+	uint64_t rets[CW_AGENT_SITES_PER_SLOT], calls[CW_AGENT_SITES_PER_SLOT], mine = 0, all = 0;
+	struct point *p = node->handle;
+	int n;
+
+	if (!w->scope || !p || p->kernel)
+		return;
+	/* a function the parent tail-calls returns to the grandparent: its calls show the grandparent's
+	 * return addresses */
+	const char *via = NULL;
+	struct cw_cfg_obj *pobj;
+	const struct cw_func *pf;
+	const struct cw_site *sites;
+	size_t nsites;
+	if (node->parent->parent && cw_cfg_scope_find(w->scope, node->parent->name, &pobj, &pf) == 0 &&
+	    cw_cfg_callees(pobj, pf, &sites, &nsites) == 0)
+		for (size_t i = 0; i < nsites; i++)
+			if (sites[i].tail && sites[i].callee && !strcmp(sites[i].callee, node->label))
+				via = node->parent->parent->label;
+	n = cw_agent_source_sites(w->user, p->pt, rets, calls, CW_AGENT_SITES_PER_SLOT);
+	for (int i = 0; i < n; i++) {
+		struct cw_cfg_obj *obj;
+		const struct cw_func *f;
+		all += calls[i];
+		/* a return address in no function of the program is the agent's return trampoline: an
+		 * instrumented caller (the parent, being measured too) tail-called this function */
+		if (cw_cfg_scope_func_at(w->scope, rets[i] - 1, &obj, &f) < 0 || !f->name ||
+		    strstr(cw_cfg_obj_path(obj), "libcrosswalk-agent") || !strcmp(f->name, node->parent->label) ||
+		    (via && !strcmp(f->name, via)))
+			mine += calls[i];
+	}
+	if (!all || mine == all)
+		return;
+	double k = (double)mine / all;
+	m->incl_ns = (uint64_t)(m->incl_ns * k);
+	m->calls = (uint64_t)(m->calls * k);
+}
+
 static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 {
 	struct cw_walk_real *w = ctx;
@@ -727,7 +770,10 @@ static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 		free(t);
 		return 0;
 	}
-	return read_point(w, node->handle, m);
+	int e = read_point(w, node->handle, m);
+	if (e == 0 && node->kind == CW_WK_USER && node->parent && node->parent->kind == CW_WK_USER)
+		context_share(w, node, m);
+	return e;
 }
 
 static int real_run(void *ctx, double seconds)
@@ -772,7 +818,7 @@ int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volat
 		      char *err, size_t errlen)
 {
 	struct cw_walk_real *w = cw_calloc(1, sizeof(*w));
-	struct cw_agent_opts ao = { 0 };
+	struct cw_agent_opts ao = { .count_sites = true }; /* calls per call site: the calling context */
 	struct cw_profiler_opts po = { .freq_hz = 997, .offcpu = true, .follow_children = true };
 	int e;
 
