@@ -220,9 +220,9 @@ int cmd_measure(int argc, char **argv)
 	else
 		s = pid ? cw_agent_source_attach(pid, &ao, err, sizeof(err))
 			: cw_agent_source_launch(argv + optind, &ao, err, sizeof(err));
-	if (!s) {
+	if (!s) { /* no such process or program, or not permitted: bad input, like every command */
 		cw_err("%s", err);
-		rc = 1;
+		rc = CW_EXIT_USAGE;
 		goto out;
 	}
 	uint64_t tb = cw_now_ns();

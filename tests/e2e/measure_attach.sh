@@ -48,7 +48,7 @@ PY
 # the server still answers after everything
 "$W" client "$PORT" 0.3 2 | grep -q "failed 0" || fail "server not answering after detach"
 # bad targets
-"$CW" measure -p 999999 -f main -d 1 2>"$TMP/e1"; [ $? = 1 ] && grep -q "no process 999999" "$TMP/e1" || fail "nonexistent pid: $(cat "$TMP/e1")"
+"$CW" measure -p 999999 -f main -d 1 2>"$TMP/e1"; [ $? = 2 ] && grep -q "no process 999999" "$TMP/e1" || fail "nonexistent pid: $(cat "$TMP/e1")"
 "$CW" measure -p $SP -f no_such_function -d 1 2>"$TMP/e2"; [ $? = 2 ] && grep -q "unknown function" "$TMP/e2" || fail "unknown function: $(cat "$TMP/e2")"
 kill -0 $SP || fail "server died after a failed measure"
 exit 0

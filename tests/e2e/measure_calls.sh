@@ -51,6 +51,6 @@ PY
 [ $rc = 2 ] || fail "unknown function: exit $rc, want 2"
 grep -q "unknown function 'outr' (did you mean 'outer'" "$TMP/unk.err" || { cat "$TMP/unk.err"; fail "no suggestion"; }
 # a program that cannot be run
-"$CW" measure -f main -- /nonexistent/prog 2>"$TMP/ne.err"; [ $? = 1 ] || fail "nonexistent program"
+"$CW" measure -f main -- /nonexistent/prog 2>"$TMP/ne.err"; [ $? = 2 ] || fail "nonexistent program"
 grep -q "cannot run '/nonexistent/prog'" "$TMP/ne.err" || fail "no clear error: $(cat "$TMP/ne.err")"
 exit 0
