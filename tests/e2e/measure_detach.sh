@@ -40,6 +40,6 @@ gdb -q -p $S -batch -ex 'shell sleep 3' >/dev/null 2>&1 & G=$!
 sleep 1
 "$CW" measure -p $S -f main -d 1 2>"$TMP/terr"; rc=$?
 wait $G; kill $S
-[ $rc = 1 ] || fail "traced process: exit $rc"
+[ $rc = 2 ] || fail "traced process: exit $rc"
 grep -q "cannot trace process $S" "$TMP/terr" || fail "no clear error: $(cat "$TMP/terr")"
 exit 0
