@@ -110,14 +110,16 @@
  * Scanning every ring on a miss costs two dependent loads per ring; the freelist's miss is one load of a
  * NULL head. So the pool keeps hint words: bit r says "ring r may be non-empty". A pop that finds its
  * own ring empty reads the hint words (one load up to 32 rings) and visits only the rings whose bit is
- * set. The words are written only when a ring is closed (a missing pop saw it empty) or reopened (the
- * first push into a closed ring), not on every operation, so they do not become the one contended line
- * the freelist's head is.
+ * set; with up to 32 rings a pop reads the word first and, all bits clear, misses without touching any
+ * ring: one load, like the freelist's miss (the own ring's two dependent loads alone cost twice that).
+ * The words are written only when a ring is closed (a missing pop saw it empty) or reopened (the first
+ * push into a closed ring), not on every operation, so they do not become the one contended line the
+ * freelist's head is.
  *
  * The invariant the miss relies on, H: at every moment, if ring r's bit is clear, ring r is empty
- * (C = F) and the entry of its frontier position F is CLOSED. So a pop returns NULL only when its own
- * ring was empty at the moment it read it (I3) and every other ring was empty at the moment the pop read
- * the hint word with that ring's bit clear, or when it visited it (I3): "every ring was empty at some
+ * (C = F) and the entry of its frontier position F is CLOSED. So a pop returns NULL only when every
+ * ring was empty at the moment the pop read a hint word with that ring's bit clear, or when it visited
+ * the ring (I3; the own ring is always visited unless its bit was clear): "every ring was empty at some
  * moment during the pop", exactly the guarantee of the plain scan above (and of the kernel's pop). A set
  * bit on an empty ring is allowed (it costs one visit, after which the visitor closes the ring); a clear
  * bit on a non-empty ring never happens, so the hint adds no miss that the scan would not have had.
@@ -125,7 +127,8 @@
  * A third entry state, CLOSED(L, g) (val = CLOSED_FLAG | g, g a generation), marks an empty ring whose
  * bit may be clear. Pops treat it as EMPTY (position not filled). Two protocols keep H:
  *
- *   close(r) (slot_close; by a pop that found ring r != its own empty with r's bit set):
+ *   close(r) (slot_close; by a pop that found ring r empty with r's bit set; its own ring only when it
+ *       found nothing anywhere):
  *       w0 = hint word; h = head; e = ent[h]; if e is EMPTY(lap h) or CLOSED(lap h, g):
  *       CAS e -> CLOSED(lap h, g + 1) (from EMPTY: g + 1 = 0), then CAS hint word w0 -> w0 with bit r
  *       cleared. Any failure: give up, the bit stays set (allowed).
@@ -152,8 +155,10 @@
  * order. Progress stays lock-free: close makes one attempt and never waits; a push whose entry CAS fails
  * does so because a close or another push succeeded. Cost in steady state: nothing on a hit in one's own
  * ring; a miss is the own ring's two loads plus one load per hint word; the hint word is written once
- * per empty -> non-empty transition of a ring that somebody else saw empty. A pop never closes its own
- * ring: the common case "my ring ran dry, my pushes refill it" then never touches the hint words.
+ * per empty -> non-empty transition of a ring that a miss saw empty. A pop closes its own ring only when
+ * it found nothing anywhere: "my ring ran dry, another ring had one" touches no hint word, while a pool
+ * that stays empty for a while costs one close and one reopen per ring (three locked instructions) and
+ * then one load per miss.
  */
 
 #define VAL_BITS 27
@@ -197,11 +202,13 @@ struct cw_objpool {
 	uint32_t nr_slots;
 	uint32_t nr_hints;	/* ceil(nr_slots / 32) */
 	unsigned flags;
-	uint64_t *hints;	/* nr_hints words, HINT_STRIDE apart (see "The miss path") */
 	/* Objects not yet accounted for by fini or drop, plus one for the pool itself (as the kernel's
 	 * refcount): whoever takes it to zero frees the pool. */
 	_Alignas(CACHELINE) int64_t refs;
 	int finished;
+	/* nr_hints words, one cache line each (see "The miss path"); the first is one load from the pool
+	 * pointer, like the freelist's head. */
+	_Alignas(CACHELINE) uint64_t hints[];
 };
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -332,7 +339,7 @@ slot_pop(const struct cw_objpool *pool, struct slot *s)
 
 static inline uint64_t *hint_at(const struct cw_objpool *pool, uint32_t k)
 {
-	return pool->hints + (size_t)k * HINT_STRIDE;
+	return (uint64_t *)pool->hints + (size_t)k * HINT_STRIDE;
 }
 
 /* Sets ring r's bit and bumps the version (see "The miss path": the word must change). */
@@ -453,10 +460,14 @@ static __attribute__((noinline)) void *pop_others(struct cw_objpool *pool, uint3
 	for (uint32_t k = 0; k < k0; k++)
 		if ((obj = pop_bits(pool, k, LD(hint_at(pool, k)) & HINT_BITS)))
 			return obj;
-	return pop_bits(pool, k0, bits & ~after);
+	if ((obj = pop_bits(pool, k0, bits & ~after)))
+		return obj;
+	/* Nothing anywhere: close our own ring too, so that the next misses are one load (cw_objpool_pop). */
+	slot_close(pool, own);
+	return NULL;
 }
 
-void *cw_objpool_pop(struct cw_objpool *pool)
+static __attribute__((noinline)) void *pop_rings(struct cw_objpool *pool)
 {
 	uint32_t own = cur_slot(pool);
 	void *obj = slot_pop(pool, slot_at(pool, own));
@@ -464,6 +475,16 @@ void *cw_objpool_pop(struct cw_objpool *pool)
 	if (__builtin_expect(obj != NULL, 1))
 		return obj;
 	return pop_others(pool, own);
+}
+
+void *cw_objpool_pop(struct cw_objpool *pool)
+{
+	/* Up to 32 rings: every bit clear means every ring was empty at this moment (H), a miss for the
+	 * price of the freelist's (one load of a line that is written only on closes and reopens). Kept
+	 * apart from the ring code (a tail call) so that this test needs no stack frame. */
+	if (pool->nr_hints == 1 && !(LD(pool->hints) & HINT_BITS))
+		return NULL;
+	return pop_rings(pool);
 }
 
 int cw_objpool_push(struct cw_objpool *pool, void *obj)
@@ -483,7 +504,6 @@ static void pool_free(struct cw_objpool *pool)
 		munmap(pool->slots, pool->slots_bytes);
 	if (pool->objs)
 		munmap(pool->objs, pool->objs_bytes);
-	free(pool->hints);
 	free(pool);
 }
 
@@ -524,6 +544,7 @@ int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_si
 {
 	struct cw_objpool *pool = NULL;
 	uint32_t align, shift = 0;
+	size_t hints_bytes;
 	int err = -EINVAL;
 
 	if (!poolp)
@@ -545,10 +566,12 @@ int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_si
 		shift++;
 
 	err = -ENOMEM;
-	pool = aligned_alloc(CACHELINE, sizeof(*pool));	/* refs has a cache line of its own */
+	/* refs and every hint word have a cache line of their own */
+	hints_bytes = (size_t)(nr_slots + HINT_RINGS - 1) / HINT_RINGS * CACHELINE;
+	pool = aligned_alloc(CACHELINE, sizeof(*pool) + hints_bytes);
 	if (!pool)
 		goto out;
-	memset(pool, 0, sizeof(*pool));
+	memset(pool, 0, sizeof(*pool) + hints_bytes);
 	pool->nr_objs = nr_objs;
 	pool->obj_size = obj_size;
 	pool->nr_slots = nr_slots;
@@ -563,11 +586,9 @@ int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_si
 	pool->slots = map_zeroed(pool->slots_bytes);
 	pool->objs = map_zeroed(pool->objs_bytes);
 	pool->nr_hints = (nr_slots + HINT_RINGS - 1) / HINT_RINGS;
-	pool->hints = aligned_alloc(CACHELINE, (size_t)pool->nr_hints * CACHELINE);
-	if (!pool->slots || !pool->objs || !pool->hints)
+	if (!pool->slots || !pool->objs)
 		goto out;
 	/* Every bit set: "may be non-empty" is always allowed; empty rings get closed by the first miss. */
-	memset(pool->hints, 0, (size_t)pool->nr_hints * CACHELINE);
 	for (uint32_t r = 0; r < nr_slots; r++)
 		pool->hints[(r / HINT_RINGS) * HINT_STRIDE] |= 1ull << (r % HINT_RINGS);
 

@@ -228,8 +228,8 @@ static void test_fini_and_drop(void **state)
 }
 
 /* The miss path: a miss on an empty pool reads the hint words instead of visiting every ring, closes the
- * rings it saw empty (their hint bit cleared, at most the popper's own ring still marked), and a push
- * reopens a closed ring so that the next pop finds the object. 70 rings: three hint words. */
+ * rings it saw empty (their hint bits cleared, its own ring's too), and a push reopens a closed ring so
+ * that the next pop finds the object. 70 rings: three hint words. */
 static void test_miss_empty_pool(void **state)
 {
 	struct cw_objpool *p;
@@ -246,7 +246,7 @@ static void test_miss_empty_pool(void **state)
 		assert_null(cw_objpool_pop(p));
 	for (uint32_t r = 0; r < 70; r++)
 		hinted += cw_objpool_slot_hinted(p, r);
-	assert_true(hinted <= 1);	/* only the ring of the CPU the last miss ran on may keep its bit */
+	assert_int_equal(hinted, 0);	/* the misses closed every ring, the popper's own included */
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(cw_objpool_push(p, o[i]), 0);
 		assert_non_null(x = cw_objpool_pop(p));
@@ -295,6 +295,8 @@ static void test_pop_finds_other_ring(void **state)
 	assert_non_null(b = cw_objpool_pop(p));
 	assert_null(cw_objpool_pop(p));
 	assert_false(cw_objpool_slot_hinted(p, c[1]));	/* the miss on c0 closed c1's empty ring */
+	assert_false(cw_objpool_slot_hinted(p, c[0]));	/* and its own: nothing was found anywhere */
+	assert_null(cw_objpool_pop(p));	/* all bits clear: the one-load miss */
 
 	assert_int_equal(pin(c[1]), 0);
 	assert_int_equal(cw_objpool_push(p, b), 0);	/* into ring c1: reopens it */
@@ -307,7 +309,7 @@ static void test_pop_finds_other_ring(void **state)
 
 	assert_int_equal(cw_objpool_push(p, a), 0);	/* into ring c0 */
 	assert_int_equal(pin(c[1]), 0);
-	assert_non_null(x = cw_objpool_pop(p));	/* ring c0 was never closed: its bit is still set */
+	assert_non_null(x = cw_objpool_pop(p));	/* the push reopened ring c0 */
 	assert_ptr_equal(x, a);
 	assert_null(cw_objpool_pop(p));	/* now c0 is empty and gets closed */
 	assert_false(cw_objpool_slot_hinted(p, c[0]));
