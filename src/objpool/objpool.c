@@ -108,10 +108,10 @@
  * The miss path: hint words
  *
  * Scanning every ring on a miss costs two dependent loads per ring; the freelist's miss is one load of a
- * NULL head. So the pool keeps hint words: bit r says "ring r may be non-empty". A pop that finds its
- * own ring empty reads the hint words (one load up to 32 rings) and visits only the rings whose bit is
- * set; with up to 32 rings a pop reads the word first and, all bits clear, misses without touching any
- * ring: one load, like the freelist's miss (the own ring's two dependent loads alone cost twice that).
+ * NULL head (1.35 ns here; the plain scan of 2 rings took 4.5 ns, the own ring alone 3.2). So the pool
+ * keeps hint words: bit r says "ring r may be non-empty". With up to 32 rings a pop reads the word
+ * first and, all bits clear, misses without touching any ring: one load, like the freelist's miss. A
+ * pop that finds its own ring empty reads the hint words and visits only the rings whose bit is set.
  * The words are written only when a ring is closed (a missing pop saw it empty) or reopened (the first
  * push into a closed ring), not on every operation, so they do not become the one contended line the
  * freelist's head is.
@@ -153,8 +153,9 @@
  *
  * All of these are seq_cst operations (locked instructions on x86-64), so the argument is in one total
  * order. Progress stays lock-free: close makes one attempt and never waits; a push whose entry CAS fails
- * does so because a close or another push succeeded. Cost in steady state: nothing on a hit in one's own
- * ring; a miss is the own ring's two loads plus one load per hint word; the hint word is written once
+ * does so because a close or another push succeeded. Cost in steady state: one more load on a hit (the
+ * hint word, a line that stays cached while no ring changes state); a miss on an empty pool one load; a
+ * miss while some bit is set the own ring's two loads plus one load per hint word; a word is written once
  * per empty -> non-empty transition of a ring that a miss saw empty. A pop closes its own ring only when
  * it found nothing anywhere: "my ring ran dry, another ring had one" touches no hint word, while a pool
  * that stays empty for a while costs one close and one reopen per ring (three locked instructions) and
