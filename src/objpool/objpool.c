@@ -639,17 +639,29 @@ void *cw_objpool_obj(const struct cw_objpool *pool, uint32_t i)
 	return i < pool->nr_objs ? pool->objs + (size_t)i * pool->obj_size : NULL;
 }
 
+/* Counted from the entries, not from tail - head: a cursor may lag behind its frontier for good (the
+ * plain store of cursor_done can move it back), so only the entries are exact in a quiescent pool. */
 uint32_t cw_objpool_slot_count(const struct cw_objpool *pool, uint32_t slot)
 {
 	struct slot *s;
-	uint64_t h, t;
+	uint64_t h, n = 0;
 
 	if (slot >= pool->nr_slots)
 		return 0;
 	s = slot_at(pool, slot);
 	h = LD(&s->head);
-	t = LD(&s->tail);
-	return t > h ? (uint32_t)(t - h) : 0;
+	for (uint64_t k = 0; k <= pool->mask; k++, h++) {	/* past positions consumed already */
+		uint64_t d = lap_diff(LD(&s->ent[h & pool->mask]), lap_of(pool, h));
+		if (d == 0 || d >= LAP_HALF)
+			break;
+	}
+	while (n <= pool->mask) {
+		uint64_t e = LD(&s->ent[(h + n) & pool->mask]), val = e & VAL_MASK;
+		if (lap_diff(e, lap_of(pool, h + n)) != 0 || !val || (val & CLOSED_FLAG))
+			break;
+		n++;
+	}
+	return (uint32_t)n;
 }
 
 int cw_objpool_slot_hinted(const struct cw_objpool *pool, uint32_t slot)

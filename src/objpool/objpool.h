@@ -80,7 +80,8 @@ uint32_t cw_objpool_nr_slots(const struct cw_objpool *pool);
 uint32_t cw_objpool_obj_size(const struct cw_objpool *pool);
 /* The i-th object (0 <= i < nr_objs), wherever it is; NULL past the end. */
 void *cw_objpool_obj(const struct cw_objpool *pool, uint32_t i);
-/* Objects currently in ring `slot` (a racy snapshot; exact when the pool is quiescent). */
+/* Objects currently in ring `slot`, counted from its entries (a racy snapshot; exact when the pool is
+ * quiescent). */
 uint32_t cw_objpool_slot_count(const struct cw_objpool *pool, uint32_t slot);
 /* Whether ring `slot`'s hint bit is set ("may be non-empty"; a clear bit means the ring is empty and pops
  * elsewhere skip it). For tests of the miss path. */
