@@ -51,8 +51,10 @@ typedef int cw_objpool_obj_init_fn(void *obj, void *ctx);
 int cw_objpool_init(struct cw_objpool **poolp, uint32_t nr_objs, uint32_t obj_size, uint32_t nr_slots,
 		    cw_objpool_obj_init_fn *obj_init, void *ctx, unsigned flags);
 
-/* Takes an object out of the pool: the current CPU's ring first, then the others. NULL when every ring
- * was seen empty (a miss; objects may be in flight between threads). The object's content is whatever its
+/* Takes an object out of the pool: the current CPU's ring first, then the other rings that may hold
+ * objects. NULL when every ring was seen empty at some moment during the call (a miss; objects may be in
+ * flight between threads, or pushed to a ring after it was looked at). A miss costs about one load per
+ * 32 rings beyond the own ring's, not a visit to every ring. The object's content is whatever its
  * last user left there. */
 void *cw_objpool_pop(struct cw_objpool *pool);
 
@@ -78,7 +80,11 @@ uint32_t cw_objpool_nr_slots(const struct cw_objpool *pool);
 uint32_t cw_objpool_obj_size(const struct cw_objpool *pool);
 /* The i-th object (0 <= i < nr_objs), wherever it is; NULL past the end. */
 void *cw_objpool_obj(const struct cw_objpool *pool, uint32_t i);
-/* Objects currently in ring `slot` (a racy snapshot; exact when the pool is quiescent). */
+/* Objects currently in ring `slot`, counted from its entries (a racy snapshot; exact when the pool is
+ * quiescent). */
 uint32_t cw_objpool_slot_count(const struct cw_objpool *pool, uint32_t slot);
+/* Whether ring `slot`'s hint bit is set ("may be non-empty"; a clear bit means the ring is empty and pops
+ * elsewhere skip it). For tests of the miss path. */
+int cw_objpool_slot_hinted(const struct cw_objpool *pool, uint32_t slot);
 
 #endif

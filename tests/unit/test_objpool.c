@@ -227,6 +227,104 @@ static void test_fini_and_drop(void **state)
 	assert_int_equal(cw_objpool_drop(p, b), 0);	/* the last one frees the pool */
 }
 
+/* The miss path: a miss on an empty pool reads the hint words instead of visiting every ring, closes the
+ * rings it saw empty (their hint bits cleared, its own ring's too), and a push reopens a closed ring so
+ * that the next pop finds the object. 70 rings: three hint words. */
+static void test_miss_empty_pool(void **state)
+{
+	struct cw_objpool *p;
+	void *o[3], *x;
+	uint32_t hinted = 0;
+
+	assert_int_equal(cw_objpool_init(&p, 3, 16, 70, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (uint32_t r = 0; r < 70; r++)
+		assert_true(cw_objpool_slot_hinted(p, r));	/* all "may be non-empty" at first */
+	for (int i = 0; i < 3; i++)
+		assert_non_null(o[i] = cw_objpool_pop(p));
+	assert_true(o[0] != o[1] && o[1] != o[2] && o[0] != o[2]);
+	for (int i = 0; i < 3; i++)
+		assert_null(cw_objpool_pop(p));
+	for (uint32_t r = 0; r < 70; r++)
+		hinted += cw_objpool_slot_hinted(p, r);
+	assert_int_equal(hinted, 0);	/* the misses closed every ring, the popper's own included */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(cw_objpool_push(p, o[i]), 0);
+		assert_non_null(x = cw_objpool_pop(p));
+		assert_ptr_equal(x, o[i]);
+		assert_null(cw_objpool_pop(p));
+		assert_int_equal(cw_objpool_push(p, x), 0);
+		assert_non_null(x = cw_objpool_pop(p));	/* the miss did not lose it */
+		o[i] = x;
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cw_objpool_push(p, o[i]), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);	/* all three back */
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+/* The one object left in the pool sits in another CPU's ring, which a miss from this CPU had closed: the
+ * push there reopens it and the next pop here finds it; then the same the other way round. Needs two
+ * CPUs the test may run on. */
+static void test_pop_finds_other_ring(void **state)
+{
+	struct cw_objpool *p;
+	cpu_set_t saved;
+	int c[2], n = 0;
+	void *a, *b, *x;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&p, 2, 8, 0, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (int i = 0; i < CPU_SETSIZE && i < (int)cw_objpool_nr_slots(p) && n < 2; i++)
+		if (CPU_ISSET(i, &saved))
+			c[n++] = i;
+	if (n < 2 || pin(c[0]) || pin(c[1])) {
+		sched_setaffinity(0, sizeof(saved), &saved);
+		cw_objpool_fini(p);
+		skip();
+	}
+	assert_int_equal(pin(c[0]), 0);
+	assert_non_null(a = cw_objpool_pop(p));
+	assert_non_null(b = cw_objpool_pop(p));
+	assert_null(cw_objpool_pop(p));
+	assert_false(cw_objpool_slot_hinted(p, c[1]));	/* the miss on c0 closed c1's empty ring */
+	assert_false(cw_objpool_slot_hinted(p, c[0]));	/* and its own: nothing was found anywhere */
+	assert_null(cw_objpool_pop(p));	/* all bits clear: the one-load miss */
+
+	assert_int_equal(pin(c[1]), 0);
+	assert_int_equal(cw_objpool_push(p, b), 0);	/* into ring c1: reopens it */
+	assert_true(cw_objpool_slot_hinted(p, c[1]));
+	assert_int_equal(cw_objpool_slot_count(p, c[1]), 1);
+	assert_int_equal(pin(c[0]), 0);
+	assert_non_null(x = cw_objpool_pop(p));	/* own ring empty: found through the hint */
+	assert_ptr_equal(x, b);
+	assert_null(cw_objpool_pop(p));
+
+	assert_int_equal(cw_objpool_push(p, a), 0);	/* into ring c0 */
+	assert_int_equal(pin(c[1]), 0);
+	assert_non_null(x = cw_objpool_pop(p));	/* the push reopened ring c0 */
+	assert_ptr_equal(x, a);
+	assert_null(cw_objpool_pop(p));	/* now c0 is empty and gets closed */
+	assert_false(cw_objpool_slot_hinted(p, c[0]));
+	assert_int_equal(pin(c[0]), 0);
+	assert_int_equal(cw_objpool_push(p, a), 0);	/* reopens c0 */
+	assert_int_equal(pin(c[1]), 0);
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, a);
+
+	sched_setaffinity(0, sizeof(saved), &saved);
+	assert_int_equal(cw_objpool_push(p, a), 0);
+	assert_int_equal(cw_objpool_push(p, b), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
 /* The CPU hint works (rseq, or sched_getcpu() when run with rseq disabled, see tests/e2e/objpool_norseq):
  * pinned to CPU c, a push lands in ring c and a pop takes from ring c first. */
 static void test_push_to_current_cpu(void **state)
@@ -323,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_double_push_overflow),
 		cmocka_unit_test(test_fini_and_drop),
 		cmocka_unit_test(test_push_to_current_cpu),
+		cmocka_unit_test(test_miss_empty_pool),
+		cmocka_unit_test(test_pop_finds_other_ring),
 		cmocka_unit_test(test_threads_scatter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

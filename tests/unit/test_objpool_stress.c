@@ -35,6 +35,7 @@ struct impl {
 	void *q;
 	uint32_t nr;
 	void *(*obj)(void *q, uint32_t i);
+	void (*quiet_check)(void *q);	/* invariants of the idle pool, before the conservation check */
 };
 
 static struct impl *cur;	/* the pool under test, read by the signal handler */
@@ -195,6 +196,8 @@ static void run_stress(struct impl *im)
 	assert_true(ops > 0);
 	assert_true(handler_runs > 0);
 
+	if (im->quiet_check)
+		im->quiet_check(im->q);
 	/* Conservation: the pool now holds every object exactly once. */
 	seen = calloc(im->nr, 1);
 	for (uint32_t n = 0; n < im->nr; n++) {
@@ -220,11 +223,25 @@ static void *fl_pop(void *q) { return cw_freelist_pop(q); }
 static int fl_push(void *q, void *o) { return cw_freelist_push(q, o); }
 static void *fl_obj(void *q, uint32_t i) { return cw_freelist_obj(q, i); }
 
+/* The miss path's invariant (objpool.c, "The miss path"): a ring whose hint bit is clear is empty. */
+static void op_quiet_check(void *q)
+{
+	uint32_t held = 0;
+
+	for (uint32_t r = 0; r < cw_objpool_nr_slots(q); r++) {
+		uint32_t n = cw_objpool_slot_count(q, r);
+		if (n)
+			assert_true(cw_objpool_slot_hinted(q, r));
+		held += n;
+	}
+	assert_int_equal(held, cw_objpool_nr_objs(q));
+}
+
 static void stress_objpool(const char *name, uint32_t nr, uint32_t slots, unsigned flags)
 {
 	struct cw_objpool *p;
 	assert_int_equal(cw_objpool_init(&p, nr, sizeof(struct sobj), slots, NULL, NULL, flags), 0);
-	struct impl im = { name, op_pop, op_push, p, nr, op_obj };
+	struct impl im = { name, op_pop, op_push, p, nr, op_obj, op_quiet_check };
 	run_stress(&im);
 	assert_int_equal(cw_objpool_fini(p), 0);
 }
@@ -242,6 +259,13 @@ static void test_objpool_scatter(void **state)
 }
 
 /* One ring of capacity 4 holding 3 objects, shared by all: the tightest wrap-around. */
+/* Scattered over 40 rings (two hint words) with fewer objects than threads: rings go empty and get
+ * closed and reopened all the time, from every thread and from handlers, racing each other. */
+static void test_objpool_scatter_scarce(void **state)
+{
+	stress_objpool("objpool scatter 40 rings, 6 objects", 6, 40, CW_OBJPOOL_F_SCATTER | CW_OBJPOOL_F_CHECK);
+}
+
 static void test_objpool_one_small_ring(void **state)
 {
 	stress_objpool("objpool 1 ring, 3 objects", 3, 1, 0);
@@ -251,7 +275,7 @@ static void test_freelist(void **state)
 {
 	struct cw_freelist *fl;
 	assert_int_equal(cw_freelist_init(&fl, 8, sizeof(struct sobj), NULL, NULL, 0), 0);
-	struct impl im = { "freelist, 8 objects", fl_pop, fl_push, fl, 8, fl_obj };
+	struct impl im = { "freelist, 8 objects", fl_pop, fl_push, fl, 8, fl_obj, NULL };
 	run_stress(&im);
 	cw_freelist_fini(fl);
 }
@@ -261,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_objpool_percpu_scarce),
 		cmocka_unit_test(test_objpool_scatter),
+		cmocka_unit_test(test_objpool_scatter_scarce),
 		cmocka_unit_test(test_objpool_one_small_ring),
 		cmocka_unit_test(test_freelist),
 	};
