@@ -7,11 +7,12 @@
 #   --quick        short walk/profile/load (for the end-to-end test)
 #   --out DIR      keep the results here (default: squid-results/ in the current directory)
 #   --runs N       throughput runs per configuration (default 3, 1 with --quick)
-#   --after STORE  the changed configuration: aufs (default), rock, diskd or mem (no cache_dir)
+#   --after STORES the changed configurations, space-separated: rock (default: one database file, no file per
+#                  object), aufs (ufs with open/create/unlink in threads), diskd, mem (no cache_dir)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CW=${CW:-$ROOT/build/crosswalk}
-QUICK=0 OUT=$PWD/squid-results RUNS="" AFTER=aufs
+QUICK=0 OUT=$PWD/squid-results RUNS="" AFTER=rock
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -23,7 +24,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ $QUICK = 1 ]; then WALK_S=8 PROF_S=2 LOAD_S=3 RUNS=${RUNS:-1}; else WALK_S=30 PROF_S=5 LOAD_S=10 RUNS=${RUNS:-3}; fi
-case "$AFTER" in aufs|rock|diskd|mem) ;; *) echo "run.sh: --after must be aufs, rock, diskd or mem" >&2; exit 2 ;; esac
+for a in $AFTER; do
+	case "$a" in aufs|rock|diskd|mem) ;; *) echo "run.sh: --after takes aufs, rock, diskd or mem, not '$a'" >&2; exit 2 ;; esac
+done
 [ -x "$CW" ] || { echo "run.sh: $CW is not built (run make)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (crosswalk attaches with BPF and ptrace)" >&2; exit 2; }
 
@@ -114,8 +117,8 @@ squid_conf() { # STORE -> $W/squid.conf
 		echo "http_access allow localnet"
 		echo "http_access deny all"
 		case "$store" in
-		ufs|aufs|diskd) echo "cache_dir $store $W/cache-$store 2000 16 256" ;;
-		rock) echo "cache_dir rock $W/cache-$store 2000" ;;
+		ufs|aufs|diskd) echo "cache_dir $store $W/cache-$store 1000 16 256" ;;
+		rock) echo "cache_dir rock $W/cache-$store 1000" ;;
 		mem) echo "cache_mem 256 MB"; echo "maximum_object_size_in_memory 64 KB" ;;
 		esac
 		if [ "$store" != mem ]; then echo "cache_mem 1 MB"; echo "maximum_object_size_in_memory 1 KB"; fi
@@ -138,7 +141,11 @@ start_squid() { # STORE
 		{ echo "run.sh: squid -z failed: $(tail -3 "$W/log/z.out")" >&2; exit 1; }
 	"$SQUID" -N -f "$W/squid.conf" > "$W/log/squid.out" 2>&1 & SQUID_PID=$!
 	wait_port "$SPORT" || { echo "run.sh: squid did not start: $(tail -3 "$W/log/cache.log")" >&2; exit 1; }
-	sleep 1 # rock and diskd set up their disker/helpers after the port opens
+	# the store is indexed after the port opens (rock reads its whole database): measure only after that
+	if [ "$1" != mem ]; then
+		for _ in $(seq 600); do grep -q "Finished rebuilding storage" "$W/log/cache.log" && break; sleep 0.1; done
+	fi
+	sleep 1
 }
 
 # --- load: wrk, one thread, 16 connections, each request for a URL never asked before (absolute-URI requests
@@ -158,31 +165,31 @@ check_misses() { # the load must be served by the origin: a cache hit would make
 	local st; st=$(grep -E "^  Non-2xx|Socket errors" "$1")
 	[ -z "$st" ] || echo "warning: $st" >&2
 }
-measure() { # STORE LABEL -> appends "LABEL run i: X req/s" to summary, sets MEAN (not a subshell: an error
-	# must reach the EXIT trap of this shell, which stops what it started)
-	local store=$1 label=$2 i r sum=0
+run_once() { # STORE LABEL: one throughput run on a fresh store, appended to summary.txt
+	local store=$1 r
+	LABEL=$2
+	start_squid "$store"
+	r=$(load "$LOAD_S" "$OUT/wrk-$LABEL.txt"); check_misses "$OUT/wrk-$LABEL.txt"
+	echo "$LABEL ($store): ${r:-0} req/s" | tee -a "$OUT/summary.txt" >&2
+	stop_squid
+	rm -rf "$W/cache-$store"
+}
+measure() { # one run of ufs and of each changed store, RUNS times, interleaved: the machine's load drifts
+	local i a
 	for i in $(seq "$RUNS"); do
-		LABEL=$label-$i
-		start_squid "$store"
-		r=$(load "$LOAD_S" "$OUT/wrk-$label-$i.txt"); check_misses "$OUT/wrk-$label-$i.txt"
-		echo "$label ($store) run $i: ${r:-0} req/s" | tee -a "$OUT/summary.txt" >&2
-		sum=$(python3 -c "print($sum + ${r:-0})")
-		stop_squid
-		rm -rf "$W/cache-$store"
+		run_once ufs "ufs-$i"
+		for a in $AFTER; do run_once "$a" "$a-$i"; done
 	done
-	MEAN=$(python3 -c "print(round($sum / $RUNS, 1))")
 }
 
 : > "$OUT/summary.txt"
 echo "squid $("$SQUID" -v | sed -n 's/^Squid Cache: Version //p'), origin nginx on 127.0.0.1:$OPORT, squid on 127.0.0.1:$SPORT; walk ${WALK_S}s, profile ${PROF_S}s, load ${LOAD_S}s x $RUNS runs" | tee -a "$OUT/summary.txt"
 
-# 1. throughput with the ufs store
-measure ufs before; BEFORE=$MEAN
 
 # 2. walk and profile squid under load
 LABEL=walk
 start_squid ufs
-wrk -t1 -c16 -d$((WALK_S + PROF_S + 10))s -s "$W/miss.lua" "http://127.0.0.1:$SPORT/" > "$OUT/wrk-walk.txt" 2>&1 & LOAD_PID=$!
+wrk -t1 -c16 -d$((WALK_S + 2 * PROF_S + 10))s -s "$W/miss.lua" "http://127.0.0.1:$SPORT/" > "$OUT/wrk-walk.txt" 2>&1 & LOAD_PID=$!
 sleep 1
 echo "walking squid (pid $SQUID_PID) for up to ${WALK_S}s" >&2
 rc=0; "$CW" walk -p "$SQUID_PID" -d "$WALK_S" --json "$OUT/walk.json" > "$OUT/walk.txt" 2> "$OUT/walk.err" || rc=$?
@@ -193,11 +200,21 @@ if ! kill -0 "$SQUID_PID" 2>/dev/null; then # the walk's instrumentation can kil
 fi
 rc=0; "$CW" profile -p "$SQUID_PID" --off-cpu -d "$PROF_S" --min-pct 0.5 > "$OUT/profile.txt" 2> "$OUT/profile.err" || rc=$?
 echo "profile exit $rc" >> "$OUT/profile.err"
+rc=0; "$CW" profile -p "$SQUID_PID" --off-cpu -d "$PROF_S" -f folded -o "$OUT/profile.folded" 2>> "$OUT/profile.err" || rc=$?
+echo "profile (folded) exit $rc" >> "$OUT/profile.err"
 kill -INT "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=""
 stop_squid
 rm -rf "$W/cache-ufs"
 
-# 3. throughput with the change
-measure "$AFTER" after; AFTER_RPS=$MEAN
-echo "before (ufs): mean $BEFORE req/s over $RUNS runs; after ($AFTER): mean $AFTER_RPS req/s over $RUNS runs" | tee -a "$OUT/summary.txt"
-echo "results in $OUT (walk.txt, walk.json, profile.txt, summary.txt)"
+# 3. throughput, before (ufs) and after (each changed store)
+measure
+python3 - "$OUT/summary.txt" <<'PY' | tee -a "$OUT/summary.txt"
+import re, sys, collections
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    m = re.match(r"\S+-\d+ \((\w+)\): ([0-9.]+) req/s", line)
+    if m: runs[m.group(1)].append(float(m.group(2)))
+for store, v in runs.items():
+    print(f"{store}: mean {sum(v)/len(v):.0f} req/s over {len(v)} runs (min {min(v):.0f}, max {max(v):.0f})")
+PY
+echo "results in $OUT (walk.txt, walk.json, profile.txt, profile.folded, summary.txt)"
