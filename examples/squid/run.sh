@@ -194,6 +194,11 @@ sleep 1
 echo "walking squid (pid $SQUID_PID) for up to ${WALK_S}s" >&2
 rc=0; "$CW" walk -p "$SQUID_PID" -d "$WALK_S" --json "$OUT/walk.json" > "$OUT/walk.txt" 2> "$OUT/walk.err" || rc=$?
 echo "walk exit $rc" >> "$OUT/walk.err"
+# a walk that ends before its search (squid gone in the first second, an attach error) writes no JSON: say why
+if [ ! -s "$OUT/walk.json" ]; then
+	echo "walk wrote no JSON (exit $rc): $(cat "$OUT/walk.txt" "$OUT/walk.err" | grep -v "^walk exit\|^crosswalk: walking" | tail -1)" |
+		tee -a "$OUT/summary.txt" >&2
+fi
 if ! kill -0 "$SQUID_PID" 2>/dev/null; then # the walk's instrumentation can kill it (docs/squid.md): the profile
 	stop_squid                               # is taken of a fresh squid under the same load
 	LABEL=profile; rm -rf "$W/cache-ufs"; start_squid ufs; sleep 1
