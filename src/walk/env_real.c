@@ -572,7 +572,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 			/* new user functions are patched together: one stop of the target for the batch */
 			bool dup = false;
 			for (size_t k = 0; k < nb && !dup; k++)
-				dup = !strcmp(funcs[k], nd->name);
+				dup = funcs[k] && !strcmp(funcs[k], nd->name); /* a duplicate left NULL */
 			if (!dup)
 				funcs[nb] = nd->name;
 			batch[nb++] = nd;
