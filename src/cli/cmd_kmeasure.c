@@ -1,6 +1,7 @@
 /* `crosswalk kmeasure`: time syscalls, page faults and kernel functions for a process and its children,
  * through the kernel measurement source (src/kernel/kmeasure.h); a table, call trees, JSON. */
 #include "cli/cli.h"
+#include "cli/target.h"
 #include "kernel/kmeasure.h"
 #include "kernel/kstatic.h"
 
@@ -17,11 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_sig;
-static void on_signal(int sig)
-{
-	stop_sig = sig;
-}
+static volatile int stop_sig;
 
 static void usage(FILE *f)
 {
@@ -36,22 +33,8 @@ static void usage(FILE *f)
 /* PATH lookup done before fork, so that the child makes exactly one execve (counts must match strace's). */
 static char *resolve(const char *cmd)
 {
-	if (strchr(cmd, '/'))
-		return access(cmd, X_OK) == 0 ? cw_strdup(cmd) : NULL;
-	const char *path = getenv("PATH");
 	char buf[PATH_MAX];
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *e = strchr(path, ':');
-		size_t len = e ? (size_t)(e - path) : strlen(path);
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, path, cmd);
-		struct stat st;
-		if (len && access(buf, X_OK) == 0 && stat(buf, &st) == 0 && S_ISREG(st.st_mode))
-			return cw_strdup(buf);
-		path += len + (e ? 1 : 0);
-	}
-	return NULL;
+	return cw_find_program(cmd, buf, sizeof(buf)) == 0 ? cw_strdup(buf) : NULL;
 }
 
 /* Waits (up to 2 s) until the launched child sleeps in its read() of the go pipe: its read must have entered
@@ -107,7 +90,6 @@ int cmd_kmeasure(int argc, char **argv)
 	char **names = NULL, *path = NULL, err[512] = "";
 	size_t npts = 0;
 	FILE *jf = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
 	static const struct option opts[] = {
 		{ "functions", required_argument, 0, 'f' }, { "pid", required_argument, 0, 'p' },
 		{ "duration", required_argument, 0, 'd' }, { "kernel-backend", required_argument, 0, 'b' },
@@ -206,9 +188,7 @@ int cmd_kmeasure(int argc, char **argv)
 	if (!child)
 		cw_ksource_seed_running(src); /* attached: calls already in progress count from now */
 	/* from here every exit path goes through close(): signals only set a flag */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cw_catch_signals(&stop_sig);
 
 	char *flist = cw_strdup(funcs), *save = NULL;
 	for (char *tok = strtok_r(flist, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {

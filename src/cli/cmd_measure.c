@@ -1,6 +1,7 @@
 /* crosswalk measure: time chosen user functions of a program (launched or attached) with the in-process
  * agent, and print calls, inclusive and self time per function. */
 #include "cli/cli.h"
+#include "cli/target.h"
 #include "agent/proto.h"
 #include "measure/agent_source.h"
 #include "measure/uprobe_source.h"
@@ -21,12 +22,7 @@
 #define POOLS "stack"
 #endif
 
-static volatile sig_atomic_t stop_sig;
-
-static void on_stop(int sig)
-{
-	stop_sig = sig;
-}
+static volatile int stop_sig;
 
 static void usage(FILE *f)
 {
@@ -206,12 +202,7 @@ int cmd_measure(int argc, char **argv)
 		goto out;
 	}
 
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_stop };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	cw_catch_signals(&stop_sig);
 
 	uint64_t ta = cw_now_ns();
 	if (uprobe)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,8 +163,9 @@ int cw_find_program(const char *name, char *out, size_t len)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		size_t n = strcspn(path, ":");
+		struct stat st;
 		snprintf(out, len, "%.*s/%s", (int)n, path, name);
-		if (n && access(out, X_OK) == 0)
+		if (n && access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
 			return 0;
 		path += n + (path[n] == ':');
 	}
