@@ -100,6 +100,17 @@ static size_t underscores(const char *s)
 	return n;
 }
 
+int cw_sym_name_prefer(const char *a, const char *b)
+{
+	size_t ua = underscores(a), ub = underscores(b);
+	if (ua != ub)
+		return ua < ub ? -1 : 1;
+	size_t la = strlen(a), lb = strlen(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
+}
+
 /* Which of two names of one address to show: named over unnamed, global over weak over local, then the
  * name with fewer leading underscores ("read" over "__libc_read"), then the shorter. Negative: A wins. */
 static int cand_better(const struct cand *a, const struct cand *b)
@@ -110,13 +121,7 @@ static int cand_better(const struct cand *a, const struct cand *b)
 		return 0;
 	if (a->bind != b->bind)
 		return b->bind - a->bind;
-	size_t ua = underscores(a->name), ub = underscores(b->name);
-	if (ua != ub)
-		return ua < ub ? -1 : 1;
-	size_t la = strlen(a->name), lb = strlen(b->name);
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	return strcmp(a->name, b->name);
+	return cw_sym_name_prefer(a->name, b->name);
 }
 
 static int cand_cmp(const void *pa, const void *pb)

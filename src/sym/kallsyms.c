@@ -11,26 +11,12 @@
  * this far; kallsyms gives no sizes. */
 #define KSYM_TAIL (1u << 20)
 
-static size_t underscores(const char *s)
-{
-	size_t n = 0;
-	while (s[n] == '_')
-		n++;
-	return n;
-}
-
 /* Same address: global over weak over local, fewer leading underscores, shorter. */
 static int ksym_better(const struct cw_ksym *a, const struct cw_ksym *b)
 {
 	if (a->rank != b->rank)
 		return b->rank - a->rank;
-	size_t ua = underscores(a->name), ub = underscores(b->name);
-	if (ua != ub)
-		return ua < ub ? -1 : 1;
-	size_t la = strlen(a->name), lb = strlen(b->name);
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	return strcmp(a->name, b->name);
+	return cw_sym_name_prefer(a->name, b->name);
 }
 
 static int ksym_addr_cmp(const void *pa, const void *pb)

@@ -67,4 +67,8 @@ void cw_ktab_release(struct cw_ktab *k);
 const struct cw_ksym *cw_ktab_lookup(const struct cw_ktab *k, uint64_t addr, uint64_t *size);
 const struct cw_ksym *cw_ktab_find(struct cw_ktab *k, const char *name, uint64_t *size);
 
+/* Of two names for one address (same binding rank), the one to show: fewer leading underscores ("read"
+ * over "__libc_read"), then the shorter, then alphabetical. Negative: A wins. Used for ELF and kernel symbols. */
+int cw_sym_name_prefer(const char *a, const char *b);
+
 #endif
