@@ -528,6 +528,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 	const char **funcs = cw_calloc(n, sizeof(*funcs));
 	size_t nb = 0;
 	int ok = 0;
+	bool refreshed = false;
 
 	for (size_t i = 0; i < n; i++) {
 		struct cw_wnode *nd = nodes[i];
@@ -540,7 +541,10 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 				ok++;
 				continue;
 			}
-			refresh_profile(w, true);
+			if (!refreshed) { /* once per round: a collect symbolizes every stack */
+				refresh_profile(w, true);
+				refreshed = true;
+			}
 			if (resident_of(nd->parent->handle) && root_frac(w, root_of(nd)->label, nd->label) >= 0.9) {
 				nd->handle = make_resident();
 				ok++;
