@@ -47,7 +47,8 @@ struct cw_frame {
 	uint64_t t0;	 /* entry TSC */
 	uint64_t child;	 /* ticks of instrumented callees */
 	int32_t slot;
-	int restored; /* an unwind put the real return address back */
+	uint32_t restored; /* 0: armed (returns into the trampoline); else the level of the unwind that put the
+			      real return address back */
 	struct cw_inst *inst; /* pool modes: where ret and t0 live */
 };
 
@@ -55,6 +56,8 @@ struct cw_thread {
 	int busy;
 	uint32_t shard; /* which shard of the counters this thread adds to */
 	volatile uint32_t depth;
+	uint32_t unwinds; /* unwinds in progress on this thread: nested when a cleanup on the way of one
+			     exception throws and catches another */
 	struct cw_thread *next, *prev; /* the registry of threads, for the in-flight reads */
 	uint64_t stack_lo, stack_hi; /* the thread's own stack: frames elsewhere (sigaltstack) are never dropped
 					on entry */
@@ -309,38 +312,59 @@ static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
 	}
 }
 
-/* An unwind starts: every replaced return address of this thread is put back (innermost first, so that of
- * two tail-call frames sharing a slot the outer one's real address wins). */
+/* Unwinding and the shadow stack.
+ *
+ * The unwinder finds each caller through the return address in its callee's frame, and the trampoline has
+ * no unwind info: so when an unwind starts (_Unwind_RaiseException, _Unwind_Resume_or_Rethrow,
+ * _Unwind_ForcedUnwind) every replaced return address of the thread is put back, and when it ends
+ * (__cxa_begin_catch in the catching frame) the frames below the catch are dropped as unwound and the others
+ * are armed again.
+ *
+ * Unwinds nest. An exception's second phase runs each frame's cleanup (destructors) and resumes with
+ * _Unwind_Resume; a cleanup may call functions that throw and catch an exception of their own (squid's
+ * destructors do). The inner catch must not re-arm the frames the outer unwind is still to walk, or
+ * _Unwind_Resume meets the trampoline and aborts. So each unwind gets a level (1 for the outermost), a frame
+ * records the level that restored it, and a catch ends the innermost unwind only: it re-arms the frames of
+ * that level (and of any deeper level whose end was never seen). The innermost is the one that ends: an
+ * exception that escapes a cleanup during unwinding calls std::terminate, so an inner exception is always
+ * caught below the cleanup's frame, before the outer unwind resumes. */
 static void unwind_begins(struct cw_thread *t)
 {
+	uint32_t level = ++t->unwinds;
+	/* innermost first, so that of two tail-call frames sharing a slot the outer one's real address wins */
 	for (uint32_t k = t->depth; k > 0; k--) {
 		struct cw_frame *f = &t->frames[k - 1];
 		if (!f->restored && *f->retp == (uint64_t)cw_x86_ret_tramp) {
 			*f->retp = frame_ret(f);
-			f->restored = 1;
+			f->restored = level;
 		}
 	}
 }
 
-/* __cxa_begin_catch, called from the catching frame whose return slot is above CATCH_RETP: frames below it
- * were unwound; the others are re-armed. */
+/* __cxa_begin_catch, called from the catching frame whose return slot is above CATCH_RETP: frames at or
+ * below it were unwound; those the ending unwind restored are re-armed. */
 static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp)
 {
 	uint64_t c = (uint64_t)catch_retp;
+	uint32_t level = t->unwinds ? t->unwinds : 1;
 	while (t->depth) {
 		uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
-		if (b >= c || b < t->stack_lo || b >= t->stack_hi)
+		/* a callee that the catching frame called from the same stack pointer used the very slot that
+		 * __cxa_begin_catch's call uses now: it was unwound too */
+		if (b > c || b < t->stack_lo || b >= t->stack_hi)
 			break;
 		unwound(t, t->depth - 1);
 		t->depth--;
 	}
 	for (uint32_t k = 0; k < t->depth; k++) {
 		struct cw_frame *f = &t->frames[k];
-		if (f->restored && *f->retp == frame_ret(f)) {
+		if (f->restored >= level && *f->retp == frame_ret(f)) {
 			*f->retp = (uint64_t)cw_x86_ret_tramp;
 			f->restored = 0;
 		}
 	}
+	if (t->unwinds)
+		t->unwinds--;
 }
 
 uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)

@@ -27,6 +27,7 @@
  * (src/measure/agent_source.c, commit_stopped). Removal needs no such care: after the jump, the bytes it
  * covers are never executed, and threads inside a stub finish there. */
 #include "agent/agent.h"
+#include "agent/unsafe.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -276,6 +277,19 @@ int cw_patch_insert(uint64_t func, uint64_t size, int32_t slot, char *err, size_
 	if ((slot < 0 && slot != CW_SLOT_UNWIND && slot != CW_SLOT_CATCH) || slot >= CW_AGENT_NSLOTS) {
 		snprintf(err, errlen, "slot %d out of range", slot);
 		return -EINVAL;
+	}
+	if (slot >= 0) {
+		/* whatever the client asked: the by-name list holds for an address too (object+0xOFFSET) */
+		Dl_info di;
+		const ElfW(Sym) *sym = NULL;
+		const char *why = NULL;
+		if (dladdr1((void *)func, &di, (void **)&sym, RTLD_DL_SYMENT) && sym && di.dli_sname &&
+		    (uint64_t)di.dli_saddr == func)
+			why = cw_unsafe_to_instrument(di.dli_sname);
+		if (why) {
+			snprintf(err, errlen, "%s", why);
+			return -EPERM;
+		}
 	}
 	if (i >= 0 && cw_sites[i].patched) {
 		snprintf(err, errlen, "already instrumented (slot %d)", cw_sites[i].slot);

@@ -1,6 +1,7 @@
 /* Function names to runtime addresses in a target process: a small libelf reader of .symtab/.dynsym over
  * the objects of /proc/PID/maps. (To be replaced by src/sym when it lands; the interface stays.) */
 #include "inject/inject.h"
+#include "agent/unsafe.h"
 #include "arch/x86_64/x86.h"
 #include "util/util.h"
 
@@ -524,6 +525,12 @@ int cw_inject_resolve(pid_t pid, const char *spec, struct cw_resolved *out, char
 		r = runtime_addr(m, n, objs[k], v, &out->addr);
 		if (r)
 			continue;
+		const char *unsafe = cw_unsafe_to_instrument(c.found.name);
+		if (unsafe) {
+			snprintf(err, errlen, "cannot instrument %s: %s", name, unsafe);
+			r = -EPERM;
+			goto out;
+		}
 		if ((r = check_neighbors(objs[k], v, sz, err, errlen))) {
 			char why[400];
 			snprintf(why, sizeof(why), "%s", err);
