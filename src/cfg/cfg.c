@@ -439,6 +439,10 @@ struct sweep {
 	size_t n, cap;
 	uint64_t *tg;
 	size_t ntg, tgcap;
+	/* jmp *%reg sites whose switch check waits for the end of the sweep (it needs every block start):
+	 * pairs of (site index in the sitevec, instruction index) */
+	size_t (*pend)[2];
+	size_t npend, pendcap;
 };
 
 static int u64_cmp(const void *a, const void *b)
@@ -560,8 +564,8 @@ static bool classify_indirect(struct cw_cfg_obj *o, const struct sweep *w, size_
 			return false; /* gcc -fcf-protection marks jump-table jumps notrack */
 		if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && op->mem.index != ZYDIS_REGISTER_NONE)
 			return false;
-		if (op->type == ZYDIS_OPERAND_TYPE_REGISTER && scan_back(o, w, idx, ZYDIS_REGISTER_NONE, true) == SCAN_SWITCH)
-			return false;
+		/* jmp *%reg: a switch when a table load precedes it in its block, checked by the sweep once
+		 * every block start is known (a forward branch into the block is met only later) */
 	}
 	s->kind = CW_SITE_INDIRECT;
 	s->target = slot;
@@ -640,9 +644,17 @@ static bool sweep(struct cw_cfg_obj *o, struct sweep *w, struct sitevec *sv, boo
 				continue;
 			site = classify_indirect(o, w, idx, &in, &ops[0], a, call, &tmp);
 		}
-		if (site)
+		if (site) {
 			*site_add(sv) = tmp;
-		else if (cold >= 0 && *ncold < maxcold) {
+			if (tmp.kind == CW_SITE_INDIRECT && !call && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+				if (w->npend == w->pendcap) {
+					w->pendcap = w->pendcap ? 2 * w->pendcap : 16;
+					w->pend = cw_realloc(w->pend, w->pendcap * sizeof(*w->pend));
+				}
+				w->pend[w->npend][0] = sv->n - 1;
+				w->pend[w->npend++][1] = idx;
+			}
+		} else if (cold >= 0 && *ncold < maxcold) {
 			bool seen = false;
 			for (size_t k = 0; k < *ncold; k++)
 				seen |= colds[k] == cold;
@@ -652,6 +664,15 @@ static bool sweep(struct cw_cfg_obj *o, struct sweep *w, struct sitevec *sv, boo
 	}
 	*ninsns += w->n;
 	qsort(w->tg, w->ntg, sizeof(*w->tg), u64_cmp);
+	/* jmp *%reg after a table load in its block is a switch, not a site (last first: indices stay valid) */
+	for (size_t k = w->npend; k > 0; k--) {
+		size_t si = w->pend[k - 1][0];
+		if (scan_back(o, w, w->pend[k - 1][1], ZYDIS_REGISTER_NONE, true) != SCAN_SWITCH)
+			continue;
+		memmove(&sv->v[si], &sv->v[si + 1], (sv->n - si - 1) * sizeof(*sv->v));
+		sv->n--;
+	}
+	w->npend = 0;
 	/* now that every block start is known: syscall numbers, and syscall()'s first argument */
 	for (size_t k = first; k < sv->n; k++) {
 		struct cw_site *s = &sv->v[k];
@@ -704,6 +725,7 @@ int cw_cfg_decode_idx(struct cw_cfg_obj *o, size_t i)
 	free(w.off);
 	free(w.ctl);
 	free(w.tg);
+	free(w.pend);
 	fs->sites = sv.v;
 	fs->n = sv.n;
 	fs->ninsns = ninsns;

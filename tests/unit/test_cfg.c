@@ -159,6 +159,10 @@ static void workload_cxx(void **state)
 		/* v[i]->area(): one call through the vtable */
 		expect(o, "_Z5totalPKPK5Shapei", "indirect");
 		check_bytes(o, "_Z5totalPKPK5Shapei");
+		/* a pointer-to-member call, last: a tail call at -O2 even though a branch joins just before
+		 * the jmp (the block start was unknown when the jmp was met in the sweep) */
+		expect(o, "_Z4dialPK6Dialer", strstr(variants[v], "O2") ? "call _Z8complaini, call _Z8complaini, tail-indirect"
+									 : "call _Z8complaini, call _Z8complaini, indirect");
 		const struct cw_func *f;
 		const struct cw_site *s;
 		size_t n;
