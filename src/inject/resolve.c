@@ -77,35 +77,7 @@ struct obj {
  * ("total_area", "Square::area"). The demangler is libstdc++'s, loaded only when a mangled name is met. */
 static char *demangle_plain(const char *sym)
 {
-	static char *(*dem)(const char *, char *, size_t *, int *);
-	static int tried;
-	if (strncmp(sym, "_Z", 2))
-		return NULL;
-	if (!tried) {
-		void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
-		tried = 1;
-		if (h)
-			*(void **)&dem = dlsym(h, "__cxa_demangle");
-	}
-	if (!dem)
-		return NULL;
-	int st = 0;
-	char *d = dem(sym, NULL, NULL, &st);
-	if (!d || st)
-		return NULL;
-	/* cut the parameter list: the first '(' at template depth 0, skipping "operator()" */
-	int depth = 0;
-	for (char *c = d; *c; c++) {
-		if (*c == '<')
-			depth++;
-		else if (*c == '>')
-			depth--;
-		else if (*c == '(' && depth == 0 && !(c - d >= 8 && !strncmp(c - 8, "operator", 8))) {
-			*c = 0;
-			break;
-		}
-	}
-	return d;
+	return cw_demangle(sym, true);
 }
 static struct obj objcache[64];
 static size_t nobj;

@@ -1,6 +1,7 @@
 /* Small shared helpers: error reporting, allocation, time, file reading. */
 #include "util/util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -135,4 +136,42 @@ int cw_ncpus_online(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
+}
+
+/* libstdc++'s demangler, loaded the first time a mangled name is met (crosswalk itself is C). */
+char *cw_demangle(const char *sym, bool cut_params)
+{
+	static char *(*dem)(const char *, char *, size_t *, int *);
+	static int tried;
+	if (!sym || strncmp(sym, "_Z", 2))
+		return NULL;
+	if (!tried) {
+		void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
+		tried = 1;
+		if (h)
+			*(void **)&dem = dlsym(h, "__cxa_demangle");
+	}
+	if (!dem)
+		return NULL;
+	int st = 0;
+	char *d = dem(sym, NULL, NULL, &st);
+	if (!d || st) {
+		free(d);
+		return NULL;
+	}
+	if (!cut_params)
+		return d;
+	/* the parameter list: the first '(' at template depth 0, skipping "operator()" */
+	int depth = 0;
+	for (char *c = d; *c; c++) {
+		if (*c == '<')
+			depth++;
+		else if (*c == '>')
+			depth--;
+		else if (*c == '(' && depth == 0 && !(c - d >= 8 && !strncmp(c - 8, "operator", 8))) {
+			*c = 0;
+			break;
+		}
+	}
+	return d;
 }

@@ -32,4 +32,8 @@ char *cw_read_file(const char *path, size_t *len);
 int cw_ncpus_possible(void);
 int cw_ncpus_online(void);
 
+/* A C++ symbol demangled ("Square::area(double)", or "Square::area" with CUT_PARAMS), malloc'd; NULL when SYM
+ * is not mangled or the demangler is missing. */
+char *cw_demangle(const char *sym, bool cut_params);
+
 #endif

@@ -114,6 +114,17 @@ static bool skip_root_frame(const char *name)
 	return false;
 }
 
+/* Where a user stack leaves the C library's start-up: the index of its innermost __libc_start_call_main or
+ * start_thread frame, or -1 when it has none (a stack that did not unwind to the start). */
+static int start_frame(const struct cw_pstack *st)
+{
+	for (int i = 0; i < (int)st->nframes; i++)
+		if (!st->frames[i].kernel && (!strcmp(st->frames[i].name, "__libc_start_call_main") ||
+					      !strcmp(st->frames[i].name, "start_thread")))
+			return i;
+	return -1;
+}
+
 /* Roots: the outermost user frame of each thread's stacks past the C library's glue: main, and thread
  * start routines. main first; then the others by weight. */
 static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
@@ -125,6 +136,13 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 	refresh_profile(w, true);
 	struct cw_wcand main_c = { .kind = CW_WK_USER };
 	bool have_main = false;
+	/* A stack the unwinder could not take to the C library's start-up (hand-written assembly without CFI,
+	 * a frame the profile caught mid-prologue) ends at some arbitrary function: it is no root, and taken as
+	 * one it would "hold" 100% of its own stacks (squid's nettle_md5_compress did). So where complete
+	 * stacks exist, only they name roots. */
+	bool any_complete = false;
+	for (size_t s = 0; s < w->last.nstacks && !any_complete; s++)
+		any_complete = start_frame(&w->last.stacks[s]) >= 0;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
 		bool agent = false;
@@ -134,11 +152,10 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 			continue;
 		/* past the C library's start-up: the frame after __libc_start_call_main (main, named or not) or
 		 * after start_thread (a thread's start routine) */
-		int from = (int)st->nframes - 1;
-		for (int i = (int)st->nframes - 1; i >= 0; i--)
-			if (!st->frames[i].kernel && (!strcmp(st->frames[i].name, "__libc_start_call_main") ||
-						      !strcmp(st->frames[i].name, "start_thread")))
-				from = i - 1;
+		int from = start_frame(st);
+		if (from < 0 && any_complete)
+			continue;
+		from = from < 0 ? (int)st->nframes - 1 : from - 1;
 		for (int i = from; i >= 0; i--) {
 			const struct cw_pframe *f = &st->frames[i];
 			if (f->kernel)
@@ -194,18 +211,45 @@ static bool fault_entry(const struct cw_pstack *st, int from)
 	return false;
 }
 
+/* Does the user function of NODE end in an indirect tail call (jmp *%rax: a virtual call or a function
+ * pointer called last, as squid's AsyncCall::make calls fire())? */
+static bool indirect_tail(struct cw_walk_real *w, const struct cw_wnode *node)
+{
+	struct cw_cfg_obj *obj = NULL;
+	const struct cw_func *f = NULL;
+	const struct cw_site *sites;
+	size_t ns;
+	if (!w->scope || cw_cfg_scope_find(w->scope, node->name, &obj, &f) < 0 || !obj ||
+	    cw_cfg_callees(obj, f, &sites, &ns) < 0)
+		return false;
+	for (size_t i = 0; i < ns; i++)
+		if (sites[i].kind == CW_SITE_INDIRECT && sites[i].tail)
+			return true;
+	return false;
+}
+
 /* Callees observed under NODE in the profile's stacks (on-CPU and blocked). */
 static void observed(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wcand **v, size_t *n,
 		     size_t *cap)
 {
 	const char *kname = node->kind == CW_WK_KERNEL ? node->name + 2 : NULL;
 	const char *sname = node->kind == CW_WK_SYSCALL ? node->name + 4 : NULL;
+	/* a function that a node tail-calls through a pointer replaced the node's frame: the profile shows it
+	 * right under the node's parent. Those are candidates too; measured, their calls through the node are
+	 * told from the parent's own by the return address (the node's trampoline, see context_share). */
+	const char *tail_parent = node->kind == CW_WK_USER && node->parent && node->parent->kind == CW_WK_USER &&
+					  indirect_tail(w, node)
+				  ? node->parent->label
+				  : NULL;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
 		for (int i = (int)st->nframes - 1; i >= 1; i--) {
 			const struct cw_pframe *f = &st->frames[i], *g = &st->frames[i - 1];
 			struct cw_wcand c = { 0 };
-			if (node->kind == CW_WK_USER && !f->kernel && !strcmp(f->name, node->label)) {
+			if (tail_parent && !f->kernel && !g->kernel && !strcmp(f->name, tail_parent) &&
+			    strcmp(g->name, node->label) && strcmp(g->name, "[unknown]")) {
+				user_spec(w, g, &c);
+			} else if (node->kind == CW_WK_USER && !f->kernel && !strcmp(f->name, node->label)) {
 				if (!g->kernel) {
 					user_spec(w, g, &c);
 				} else if (fault_entry(st, i - 1)) {
@@ -321,6 +365,17 @@ static double root_frac2(struct cw_walk_real *w, const char *root, const char *l
 static double root_frac(struct cw_walk_real *w, const char *root, const char *label)
 {
 	return root_frac2(w, root, label, NULL);
+}
+
+/* The walk's prior for a new node: a user function's share of its root thread's time in the background
+ * profile (0 when no stack of that thread had it); kernel nodes come from their syscall's kernel call
+ * tree already, and are left unknown. */
+static double real_prior(void *ctx, const struct cw_wnode *node)
+{
+	struct cw_walk_real *w = ctx;
+	if (node->kind != CW_WK_USER || !node->parent || !w->last.nstacks)
+		return -1;
+	return root_frac(w, root_of(node)->label, node->label);
 }
 
 static struct resident *make_resident(void)
@@ -876,7 +931,7 @@ int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volat
 		}
 	}
 	w->env = (struct cw_walk_env){ w, real_roots, real_children, real_insert, real_remove, real_read, real_run,
-				       real_now, real_cost };
+				       real_now, real_cost, real_prior };
 	*out = w;
 	return 0;
 fail:

@@ -5,6 +5,11 @@
 
 #include <string.h>
 
+const char *cw_walk_name(const struct cw_wnode *n)
+{
+	return n->shown ? n->shown : n->label;
+}
+
 static const char *space(const struct cw_wnode *n)
 {
 	return n->kind == CW_WK_USER ? "user" : "kernel";
@@ -66,10 +71,10 @@ void cw_walk_sentence(const struct cw_wnode *n, char *buf, size_t len)
 		const struct cw_wnode *a = path[i];
 		const char *sep = i == np - 1 ? "" : " \u2192 ";
 		if (a->kind != CW_WK_USER && !in_kernel && a->kind != CW_WK_SYSCALL) {
-			off += snprintf(buf + off, len - off, "%s[kernel] %s", sep, a->label);
+			off += snprintf(buf + off, len - off, "%s[kernel] %s", sep, cw_walk_name(a));
 			in_kernel = true;
 		} else {
-			off += snprintf(buf + off, len - off, "%s%s", sep, a->label);
+			off += snprintf(buf + off, len - off, "%s%s", sep, cw_walk_name(a));
 			if (a->kind == CW_WK_SYSCALL)
 				in_kernel = false;
 		}
@@ -91,7 +96,7 @@ void cw_walk_sentence(const struct cw_wnode *n, char *buf, size_t len)
 	if (off < len && n->first_kid && !kid_true && n->kids_share > own(n))
 		off += snprintf(buf + off, len - off, "; spread over its callees, none of which holds the threshold alone");
 	else if (off < len && n->first_kid && own(n) < n->share * 0.999)
-		off += snprintf(buf + off, len - off, "; %.0f%% in %s itself", own(n) * 100, n->label);
+		off += snprintf(buf + off, len - off, "; %.0f%% in %s itself", own(n) * 100, cw_walk_name(n));
 	if (off < len && n->calls && n->mean_ns > 0)
 		snprintf(buf + off, len - off, " (%.3g ms per call)", n->mean_ns / 1e6);
 }
@@ -123,7 +128,7 @@ static void print_node(const struct cw_walk_result *r, const struct cw_wnode *n,
 	if (n->state == CW_WS_UNTESTED)
 		return;
 	if (n->state == CW_WS_UNTESTABLE) {
-		fprintf(out, "  %*s%s  (%s)\n", 2 * n->depth + 46, "", n->label, n->why);
+		fprintf(out, "  %*s%s  (%s)\n", 2 * n->depth + 46, "", cw_walk_name(n), n->why);
 		return;
 	}
 	snprintf(pct, sizeof(pct), "%5.1f%%", n->share * 100);
@@ -144,7 +149,7 @@ static void print_node(const struct cw_walk_result *r, const struct cw_wnode *n,
 	else
 		snprintf(split, sizeof(split), "%13s", "");
 	fprintf(out, "%s %s %s %s %s %s  %*s%s %s%s%s\n", mark ? "*" : " ", pct, self, calls, mean, split,
-		2 * n->depth, "", n->kind == CW_WK_USER ? "[u]" : "[k]", n->label,
+		2 * n->depth, "", n->kind == CW_WK_USER ? "[u]" : "[k]", cw_walk_name(n),
 		n->state == CW_WS_TRUE && n->verdict ? "   <== " : n->state == CW_WS_FALSE ? "   (" : "",
 		n->state == CW_WS_TRUE && n->verdict ? "bottleneck" : n->state == CW_WS_FALSE ? "refuted)" : "");
 	for (const struct cw_wnode *k = n->first_kid; k; k = k->next_sib)
@@ -192,7 +197,7 @@ int cw_walk_json(const struct cw_walk_result *r, FILE *out)
 		fprintf(out, ", \"path\": [");
 		for (int k = np - 1; k >= 0; k--) {
 			fprintf(out, "%s{\"function\": ", k == np - 1 ? "" : ", ");
-			cw_json_str(out, path[k]->label);
+			cw_json_str(out, cw_walk_name(path[k]));
 			fprintf(out, ", \"space\": \"%s\", \"share_pct\": %.2f}", space(path[k]), path[k]->share * 100);
 		}
 		fprintf(out, "]}");
@@ -206,7 +211,7 @@ int cw_walk_json(const struct cw_walk_result *r, FILE *out)
 		fprintf(out, "%s\n  {\"id\": %d, \"parent\": %d, \"function\": ", first ? "" : ",", n->id,
 			n->parent ? n->parent->id : -1);
 		first = false;
-		cw_json_str(out, n->label);
+		cw_json_str(out, cw_walk_name(n));
 		fprintf(out, ", \"instrumented\": ");
 		cw_json_str(out, n->name);
 		fprintf(out, ", \"space\": \"%s\", \"state\": \"%s\", \"share_pct\": %.2f, \"self_pct\": %.2f, "

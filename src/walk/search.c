@@ -24,6 +24,8 @@ static struct cw_wnode *node_new(struct cw_walk_result *r, struct cw_wnode *pare
 	struct cw_wnode *n = cw_calloc(1, sizeof(*n));
 	n->name = cw_strdup(c->name);
 	n->label = cw_strdup(c->label[0] ? c->label : c->name);
+	if (c->kind == CW_WK_USER)
+		n->shown = cw_demangle(n->label, true);
 	n->kind = c->kind;
 	n->parent = parent;
 	n->depth = parent ? parent->depth + 1 : 0;
@@ -65,10 +67,23 @@ static void expand(const struct cw_walk_env *env, const struct cw_walk_opts *o, 
 		bool dup = on_path(n, c[i].name);
 		for (struct cw_wnode *k = n->first_kid; k && !dup; k = k->next_sib)
 			dup = !strcmp(k->name, c[i].name);
-		if (!dup)
-			node_new(r, n, &c[i]);
+		if (!dup) {
+			struct cw_wnode *k = node_new(r, n, &c[i]);
+			k->prior = env->prior ? env->prior(env->ctx, k) : -1;
+		}
 	}
 	free(c);
+}
+
+/* Batch order: a node the profile saw first (largest estimate first), unknown ones next, those it never saw
+ * last; creation order (breadth-first under each parent) among equals. */
+static int cmp_prior(const void *a, const void *b)
+{
+	const struct cw_wnode *x = *(struct cw_wnode *const *)a, *y = *(struct cw_wnode *const *)b;
+	double px = x->prior < 0 ? 1e-9 : x->prior, py = y->prior < 0 ? 1e-9 : y->prior;
+	if (px != py)
+		return px < py ? 1 : -1;
+	return x->id - y->id;
 }
 
 static void remove_nodes(const struct cw_walk_env *env, struct cw_wnode **v, size_t n)
@@ -175,6 +190,7 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 	}
 	for (size_t i = 0; i < nrc; i++) {
 		struct cw_wnode *n = node_new(r, NULL, &rc[i]);
+		n->prior = -1;
 		r->roots = cw_realloc(r->roots, (r->nroots + 1) * sizeof(*r->roots));
 		r->roots[r->nroots++] = n;
 	}
@@ -190,17 +206,19 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 				 o.max_seconds);
 			break;
 		}
-		/* the next batch: untested nodes, those under the largest shares first (creation order is
-		 * breadth-first under each parent) */
+		/* the next batch: the untested children of true nodes, likeliest first (cmp_prior) */
 		free(batch);
 		batch = cw_calloc(r->nnodes + 1, sizeof(*batch));
-		for (size_t i = 0; i < r->nnodes && nb < cap; i++) {
+		for (size_t i = 0; i < r->nnodes; i++) {
 			struct cw_wnode *n = r->nodes[i];
 			if (n->state == CW_WS_UNTESTED && (!n->parent || n->parent->state == CW_WS_TRUE))
 				batch[nb++] = n;
 		}
 		if (!nb)
 			break;
+		qsort(batch, nb, sizeof(*batch), cmp_prior);
+		if (nb > cap)
+			nb = cap;
 		env->insert(env->ctx, batch, nb);
 		free(set);
 		set = cw_calloc(r->nnodes + 1, sizeof(*set));
@@ -338,6 +356,7 @@ void cw_walk_result_free(struct cw_walk_result *r)
 	for (size_t i = 0; i < r->nnodes; i++) {
 		free(r->nodes[i]->name);
 		free(r->nodes[i]->label);
+		free(r->nodes[i]->shown);
 		free(r->nodes[i]);
 	}
 	free(r->nodes);

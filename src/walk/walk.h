@@ -39,7 +39,8 @@ struct cw_wmeas {
 
 struct cw_wnode {
 	char *name;  /* what the env instruments: "parse_request", "libc.so.6:select", "sys:select", "k:do_select" */
-	char *label; /* what a person reads: "parse_request", "select()", "do_select" */
+	char *label; /* what the env matches: "parse_request", "select()", "do_select", "_ZN9AsyncCall4makeEv" */
+	char *shown; /* what a person reads when it differs from label (C++ demangled: "AsyncCall::make"), or NULL */
 	enum cw_wkind kind;
 	enum cw_wstate state;
 	struct cw_wnode *parent, *first_kid, *next_sib;
@@ -53,6 +54,7 @@ struct cw_wnode {
 	double mean_ns;
 	double cost_share; /* the instrumentation's own cost over wall time while it was in */
 	double clamped;	   /* 1, or the factor the share was cut to so as not to exceed its parent's */
+	double prior;	   /* the env's estimate before any experiment (see cw_walk_env.prior), < 0 unknown */
 	bool expanded, verdict, inserted, kept;
 	char why[200];
 	void *handle; /* the env's, while inserted */
@@ -84,6 +86,11 @@ struct cw_walk_env {
 	double (*now)(void *ctx);
 	/* What one instrumented call of this kind costs the target, in ns (for the perturbation budget). */
 	double (*cost_ns)(void *ctx, enum cw_wkind kind);
+	/* Optional: what a sampling profile already suggests of a new node's share (0 when it never appeared,
+	 * < 0 when unknown). It orders the experiments, never decides them: when more hypotheses wait than
+	 * one batch takes, the likeliest are tested first (an event loop's start-up callees, never seen
+	 * running, wait for the callbacks that are). */
+	double (*prior)(void *ctx, const struct cw_wnode *node);
 };
 
 struct cw_walk_opts {
@@ -120,6 +127,8 @@ void cw_walk_result_free(struct cw_walk_result *res);
 /* Output: the drill-down tree with the verdict paths marked, one sentence per verdict. */
 void cw_walk_print(const struct cw_walk_result *r, FILE *out);
 int cw_walk_json(const struct cw_walk_result *r, FILE *out);
+/* The name a person reads: shown, else label. */
+const char *cw_walk_name(const struct cw_wnode *n);
 /* "cpu-user", "cpu-kernel" or "blocked". */
 const char *cw_walk_verdict_kind(const struct cw_wnode *n);
 /* Where a blocked verdict waits: "I/O", "a lock or futex", "poll/select", "sleep", "a pipe or socket
