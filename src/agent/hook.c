@@ -47,6 +47,8 @@ struct cw_frame {
 	uint64_t t0;	 /* entry TSC */
 	uint64_t child;	 /* ticks of instrumented callees */
 	int32_t slot;
+	uint32_t site;	   /* the instrumented function's site: who tail-called, for the per-site counts */
+	int32_t caller;	   /* its entry in the slot's callers table, or -1 */
 	uint32_t restored; /* 0: armed (returns into the trampoline); else the level of the unwind that put the
 			      real return address back */
 	struct cw_inst *inst; /* pool modes: where ret and t0 live */
@@ -293,6 +295,42 @@ static uint64_t thread_init_u64(void)
 	return (uint64_t)thread_init();
 }
 
+/* The return address a call is counted under. A function that an instrumented function tail-called finds
+ * the return trampoline in its slot; it is counted under the tail-caller instead, as its entry + 1 (a
+ * "return address" inside the tail-caller), so that the controller can tell calls made through the
+ * tail-caller (squid's AsyncCall::make jumping to a callback) from calls made by the tail-caller's own
+ * caller. */
+static inline uint64_t site_ret(const struct cw_thread *t, const uint64_t *retp)
+{
+	uint64_t ret = *retp;
+	if (ret != (uint64_t)cw_x86_ret_tramp)
+		return ret;
+	for (uint32_t k = t->depth; k > 0; k--)
+		if (t->frames[k - 1].retp == retp) {
+			uint32_t site = t->frames[k - 1].site;
+			return site < cw_nsites ? cw_sites[site].patch.func + 1 : ret;
+		}
+	return ret;
+}
+
+/* The entry of S's callers table for KEY (claimed when new), or -1 when the table is full. */
+static inline int32_t caller_entry(struct cw_agent_slot *s, uint64_t key)
+{
+	for (int i = 0; i < CW_AGENT_CALLERS_PER_SLOT; i++) {
+		uint64_t cur = __atomic_load_n(&s->callers[i].key, __ATOMIC_RELAXED);
+		if (cur == 0) {
+			uint64_t zero = 0;
+			if (__atomic_compare_exchange_n(&s->callers[i].key, &zero, key, 0, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+				return i;
+			cur = zero;
+		}
+		if (cur == key)
+			return i;
+	}
+	return -1;
+}
+
 static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
 {
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++) {
@@ -391,9 +429,10 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	}
 	struct cw_agent_slot *s = &cw_shm->slots[slot];
 	if (cw_count_sites)
-		count_site(s, *retp);
+		count_site(s, site_ret(t, retp));
 	struct cw_agent_ctr *c = &s->c[t->shard];
 	uint64_t a = (uint64_t)retp;
+	int32_t caller = -1;
 	if (a >= t->stack_lo && a < t->stack_hi)
 		while (t->depth) {
 			uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
@@ -411,6 +450,10 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 		__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
+	if (cw_count_sites)
+		caller = caller_entry(s, t->depth && t->frames[t->depth - 1].slot >= 0
+						 ? CW_AGENT_CALLER_KEY(t->frames[t->depth - 1].slot)
+						 : CW_AGENT_CALLER_NONE);
 	struct cw_frame *f = &t->frames[t->depth];
 	struct cw_inst *in = NULL;
 	if (pool_kind != CW_POOL_STACK) {
@@ -426,6 +469,8 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	f->ret = *retp;
 	f->retp = retp;
 	f->slot = slot;
+	f->site = site;
+	f->caller = caller;
 	f->child = 0;
 	f->restored = 0;
 	/* publish the frame before the return address points at the trampoline: a signal handler on this
@@ -481,6 +526,11 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 		__atomic_fetch_add(&c->child_ticks, f->child < dur ? f->child : dur, __ATOMIC_RELAXED);
 	if (i > 1)
 		t->frames[i - 2].child += dur;
+	if (f->caller >= 0) {
+		struct cw_agent_caller_count *cc = &cw_shm->slots[f->slot].callers[f->caller];
+		__atomic_fetch_add(&cc->calls, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&cc->ticks, dur, __ATOMIC_RELAXED);
+	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->depth = i - 1;
 	return ret;

@@ -30,13 +30,26 @@
 #include <stdint.h>
 
 #define CW_AGENT_MAGIC 0x6b6c617773737263ull /* "crsswalk" */
-#define CW_AGENT_VERSION 2
+#define CW_AGENT_VERSION 3
 #define CW_AGENT_NSLOTS 16384
 #define CW_AGENT_SITES_PER_SLOT 8 /* call sites counted per function (for indirect calls) */
 
 struct cw_agent_site_count {
 	uint64_t ret; /* return address: the call site is the instruction before it */
 	uint64_t calls;
+};
+
+/* Calls and inclusive time of a function by its nearest instrumented caller: the slot of the innermost
+ * frame below it on the thread's shadow stack, whatever ran in between (tail calls, uninstrumented
+ * functions). The walk keeps a node's parent instrumented while the node is tested, so the entry keyed by
+ * the parent's slot is the node's time in its calling context. Counted with the call sites ("sites 1"). */
+#define CW_AGENT_CALLERS_PER_SLOT 8
+#define CW_AGENT_CALLER_NONE 1 /* key: no instrumented frame below (0 is an empty entry) */
+#define CW_AGENT_CALLER_KEY(slot) ((uint64_t)(slot) + 2)
+struct cw_agent_caller_count {
+	uint64_t key; /* CW_AGENT_CALLER_KEY(caller's slot), CW_AGENT_CALLER_NONE, or 0: free */
+	uint64_t calls;
+	uint64_t ticks;
 };
 
 /* One shard of a function's counters: a thread always adds to the same shard (threads are spread over
@@ -55,6 +68,7 @@ struct cw_agent_ctr {
 struct cw_agent_slot {
 	struct cw_agent_ctr c[CW_AGENT_SHARDS]; /* a reader sums the shards */
 	struct cw_agent_site_count sites[CW_AGENT_SITES_PER_SLOT];
+	struct cw_agent_caller_count callers[CW_AGENT_CALLERS_PER_SLOT];
 };
 
 struct cw_agent_shm {

@@ -26,6 +26,7 @@ struct cw_mpoint {
 	uint64_t addr;
 	struct cw_agent_ctr base; /* counters at insert/reset: reads are differences */
 	uint64_t base_sites[CW_AGENT_SITES_PER_SLOT];
+	uint64_t base_callers[CW_AGENT_CALLERS_PER_SLOT][2]; /* calls, ticks */
 };
 
 /* The sum of a slot's shards. */
@@ -161,6 +162,10 @@ static void snapshot(struct agent_priv *p, struct cw_mpoint *pt)
 	slot_sum(s, &pt->base);
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++)
 		pt->base_sites[i] = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
+	for (int i = 0; i < CW_AGENT_CALLERS_PER_SLOT; i++) {
+		pt->base_callers[i][0] = __atomic_load_n(&s->callers[i].calls, __ATOMIC_RELAXED);
+		pt->base_callers[i][1] = __atomic_load_n(&s->callers[i].ticks, __ATOMIC_RELAXED);
+	}
 }
 
 /* The patches prepared by the agent are written while every other thread of the target is stopped and
@@ -391,6 +396,30 @@ int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *pt, uint64_t *
 		if (r && c) {
 			ret[n] = r;
 			calls[n++] = c;
+		}
+	}
+	return n;
+}
+
+int cw_agent_source_slot(const struct cw_mpoint *pt)
+{
+	return pt->slot;
+}
+
+int cw_agent_source_callers(struct cw_msource *s, struct cw_mpoint *pt, uint64_t *key, uint64_t *calls,
+			    uint64_t *incl_ns, int max)
+{
+	struct cw_agent_slot *sl = &P(s)->shm->slots[pt->slot];
+	double k = P(s)->shm->ns_per_tick > 0 ? P(s)->shm->ns_per_tick : 1.0;
+	int n = 0;
+	for (int i = 0; i < CW_AGENT_CALLERS_PER_SLOT && n < max; i++) {
+		uint64_t kk = __atomic_load_n(&sl->callers[i].key, __ATOMIC_RELAXED);
+		uint64_t c = __atomic_load_n(&sl->callers[i].calls, __ATOMIC_RELAXED) - pt->base_callers[i][0];
+		uint64_t t = __atomic_load_n(&sl->callers[i].ticks, __ATOMIC_RELAXED) - pt->base_callers[i][1];
+		if (kk) {
+			key[n] = kk;
+			calls[n] = c;
+			incl_ns[n++] = (uint64_t)(t * k);
 		}
 	}
 	return n;

@@ -45,6 +45,12 @@ int cw_agent_source_inflight(struct cw_msource *s, struct cw_mpoint **points, si
 /* Call sites seen (count_sites): up to MAX pairs of the call's return address and its count. Returns how
  * many. */
 int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *p, uint64_t *ret, uint64_t *calls, int max);
+/* The counter slot of a point (the key its callees' caller counts use: CW_AGENT_CALLER_KEY(slot)). */
+int cw_agent_source_slot(const struct cw_mpoint *p);
+/* Calls and inclusive ns of P since its insert by nearest instrumented caller (keys as in proto.h), with
+ * call sites counted; up to MAX entries. */
+int cw_agent_source_callers(struct cw_msource *s, struct cw_mpoint *p, uint64_t *key, uint64_t *calls,
+			    uint64_t *incl_ns, int max);
 /* The display name of a point (NAME, or OBJ:NAME outside the executable). */
 const char *cw_agent_point_name(const struct cw_mpoint *p);
 

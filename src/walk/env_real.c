@@ -285,6 +285,22 @@ static void observed(struct cw_walk_real *w, const struct cw_wnode *node, struct
 	}
 }
 
+/* Does NODE's own code (not a callee's) hold a syscall instruction for system call NAME? */
+static bool makes_syscall(struct cw_walk_real *w, const struct cw_wnode *node, const char *name)
+{
+	struct cw_cfg_obj *obj = NULL;
+	const struct cw_func *f = NULL;
+	const struct cw_site *sites;
+	size_t ns;
+	if (!w->scope || cw_cfg_scope_find(w->scope, node->name, &obj, &f) < 0 || !obj ||
+	    cw_cfg_callees(obj, f, &sites, &ns) < 0)
+		return false;
+	for (size_t i = 0; i < ns; i++)
+		if (sites[i].kind == CW_SITE_SYSCALL && sites[i].callee && !strcmp(sites[i].callee, name))
+			return true;
+	return false;
+}
+
 /* Callees from the static call graph of a user function. */
 static void static_callees(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wcand **v, size_t *n,
 			   size_t *cap)
@@ -554,6 +570,9 @@ static int real_children(void *ctx, const struct cw_wnode *node, struct cw_wcand
 	if (node->kind == CW_WK_USER) {
 		observed(w, node, out, n, &cap);
 		static_callees(w, node, out, n, &cap);
+		for (size_t i = 0; i < *n; i++)
+			if ((*out)[i].kind == CW_WK_SYSCALL)
+				(*out)[i].absorbs = makes_syscall(w, node, (*out)[i].name + 4);
 	} else if (node->handle) {
 		kernel_children(w, node, out, n, &cap);
 	}
@@ -764,9 +783,23 @@ static void context_share(struct cw_walk_real *w, const struct cw_wnode *node, s
 				via = node->parent->parent->label;
 	n = cw_agent_source_sites(w->user, p->pt, rets, calls, CW_AGENT_SITES_PER_SLOT);
 	for (int i = 0; i < n; i++) {
-		struct cw_cfg_obj *obj;
-		const struct cw_func *f;
+		struct cw_cfg_obj *obj, *obj2;
+		const struct cw_func *f, *f2;
 		all += calls[i];
+		/* an instrumented function T tail-called this one: the agent counts it as T's entry + 1 (no
+		 * real return address is one byte past a function's start). T called from the parent: the
+		 * parent's, unless T is a refined node under the parent, which holds those calls (one only
+		 * being tested may not: its share decides that) */
+		if (cw_cfg_scope_func_at(w->scope, rets[i] - 1, &obj, &f) == 0 && f->name &&
+		    (cw_cfg_scope_func_at(w->scope, rets[i] - 2, &obj2, &f2) < 0 || f2 != f)) {
+			bool sibling = false;
+			for (const struct cw_wnode *k = node->parent->first_kid; k && !sibling; k = k->next_sib)
+				sibling = k != node && k->kind == CW_WK_USER && k->state == CW_WS_TRUE &&
+					  !strcmp(k->label, f->name);
+			if (!strcmp(f->name, node->parent->label) || !sibling)
+				mine += calls[i];
+			continue;
+		}
 		/* a return address in no function of the program is the agent's return trampoline: an
 		 * instrumented caller (the parent, being measured too) tail-called this function */
 		if (cw_cfg_scope_func_at(w->scope, rets[i] - 1, &obj, &f) < 0 || !f->name ||
@@ -779,6 +812,38 @@ static void context_share(struct cw_walk_real *w, const struct cw_wnode *node, s
 	double k = (double)mine / all;
 	m->incl_ns = (uint64_t)(m->incl_ns * k);
 	m->calls = (uint64_t)(m->calls * k);
+}
+
+/* A node's time in its calling context, exactly: the agent counts each function's calls and time by its
+ * nearest instrumented caller, and the parent is instrumented while the node is tested, so the entry keyed
+ * by the parent's slot is the node's (tail calls and uninstrumented functions in between included; calls
+ * through another instrumented function in between belong to that function's node). Calls still open
+ * are shared out in proportion. False when the parent has no counters of its own (a resident function,
+ * measured from the profile) or its key did not fit in the table: context_share decides then. */
+static bool context_read(struct cw_walk_real *w, const struct cw_wnode *node, struct cw_wmeas *m)
+{
+	struct point *p = node->handle, *pp = node->parent->handle;
+	uint64_t key[CW_AGENT_CALLERS_PER_SLOT], calls[CW_AGENT_CALLERS_PER_SLOT], ns[CW_AGENT_CALLERS_PER_SLOT];
+	uint64_t all_calls = 0, all_ns = 0, want;
+	int n, at = -1;
+
+	if (!p || p->kernel || !pp || resident_of(pp) || kpath_of(pp) || pp->kernel || !pp->pt)
+		return false;
+	want = CW_AGENT_CALLER_KEY(cw_agent_source_slot(pp->pt));
+	n = cw_agent_source_callers(w->user, p->pt, key, calls, ns, CW_AGENT_CALLERS_PER_SLOT);
+	for (int i = 0; i < n; i++) {
+		all_calls += calls[i];
+		all_ns += ns[i];
+		if (key[i] == want)
+			at = i;
+	}
+	if (at < 0 && n == CW_AGENT_CALLERS_PER_SLOT)
+		return false;
+	uint64_t open_ns = m->incl_ns > all_ns ? m->incl_ns - all_ns : 0;
+	uint64_t c = at >= 0 ? calls[at] : 0, t = at >= 0 ? ns[at] : 0;
+	m->calls = c;
+	m->incl_ns = t + (all_calls ? (uint64_t)((double)open_ns * c / all_calls) : (at >= 0 ? open_ns : 0));
+	return true;
 }
 
 static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
@@ -830,7 +895,8 @@ static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 		return 0;
 	}
 	int e = read_point(w, node->handle, m);
-	if (e == 0 && node->kind == CW_WK_USER && node->parent && node->parent->kind == CW_WK_USER)
+	if (e == 0 && node->kind == CW_WK_USER && node->parent && node->parent->kind == CW_WK_USER &&
+	    !context_read(w, node, m))
 		context_share(w, node, m);
 	return e;
 }

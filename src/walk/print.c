@@ -221,6 +221,8 @@ int cw_walk_json(const struct cw_walk_result *r, FILE *out)
 		if (n->has_split)
 			fprintf(out, ", \"oncpu_pct\": %.2f, \"blocked_pct\": %.2f", n->oncpu_share * 100,
 				n->blocked_share * 100);
+		if (n->absorbed > 0)
+			fprintf(out, ", \"entry_exit_pct\": %.2f", n->absorbed * 100);
 		if (n->state == CW_WS_UNTESTABLE) {
 			fprintf(out, ", \"why\": ");
 			cw_json_str(out, n->why);

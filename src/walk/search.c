@@ -27,6 +27,7 @@ static struct cw_wnode *node_new(struct cw_walk_result *r, struct cw_wnode *pare
 	if (c->kind == CW_WK_USER)
 		n->shown = cw_demangle(n->label, true);
 	n->kind = c->kind;
+	n->absorbs = c->absorbs && parent;
 	n->parent = parent;
 	n->depth = parent ? parent->depth + 1 : 0;
 	n->id = (int)r->nnodes;
@@ -105,6 +106,20 @@ static void remove_nodes(const struct cw_walk_env *env, struct cw_wnode **v, siz
 static void remove_one(const struct cw_walk_env *env, struct cw_wnode *n)
 {
 	remove_nodes(env, &n, 1);
+}
+
+/* N was refuted after it had been refined: its refined descendants go with it (untested ones are never
+ * picked under a refuted parent), and nothing of it stays inserted. */
+static void refute_below(const struct cw_walk_env *env, struct cw_wnode *n)
+{
+	remove_one(env, n);
+	n->kept = false;
+	for (struct cw_wnode *k = n->first_kid; k; k = k->next_sib) {
+		if (k->state == CW_WS_TESTING || k->state == CW_WS_TRUE)
+			k->state = CW_WS_FALSE;
+		k->verdict = false;
+		refute_below(env, k);
+	}
 }
 
 static bool kids_decided(const struct cw_wnode *n)
@@ -214,12 +229,17 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 			if (n->state == CW_WS_UNTESTED && (!n->parent || n->parent->state == CW_WS_TRUE))
 				batch[nb++] = n;
 		}
-		if (!nb)
+		/* nothing left to test, but a refined node measured low once is measured once more */
+		bool recheck = false;
+		for (size_t i = 0; i < r->nnodes && !recheck; i++)
+			recheck = r->nodes[i]->state == CW_WS_TRUE && r->nodes[i]->kept && r->nodes[i]->lows;
+		if (!nb && !recheck)
 			break;
 		qsort(batch, nb, sizeof(*batch), cmp_prior);
 		if (nb > cap)
 			nb = cap;
-		env->insert(env->ctx, batch, nb);
+		if (nb)
+			env->insert(env->ctx, batch, nb);
 		free(set);
 		set = cw_calloc(r->nnodes + 1, sizeof(*set));
 		for (size_t i = 0; i < nb; i++) {
@@ -260,6 +280,30 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 			overhead += set[i]->cost_share;
 			apply_delta(set[i], &m1, dt);
 		}
+		/* a system call made by its parent's own code (a wrapper) is charged with the parent's time in
+		 * the same interval: the rest is the kernel's entry and exit and the wait for a CPU after it */
+		for (size_t i = 0; i < ns; i++) {
+			struct cw_wnode *n = set[i], *pa = n->parent;
+			bool pa_read = false;
+			for (size_t j = 0; j < ns && pa && !pa_read; j++)
+				pa_read = set[j] == pa;
+			n->absorbed = 0;
+			if (!n->absorbs || n->share <= 0)
+				continue;
+			/* once the parent is no longer measured (decided), the ratio last seen holds */
+			if (pa_read)
+				n->absorb_k = pa->share > n->share ? pa->share / n->share : 1;
+			double k = n->absorb_k;
+			if (k <= 1)
+				continue;
+			n->absorbed = n->share * (k - 1);
+			n->share *= k;
+			n->mean_ns *= k;
+			if (n->has_split) {
+				/* what the tracepoints did not see was on a CPU or waiting for one: on-CPU */
+				n->oncpu_share += n->absorbed;
+			}
+		}
 		if (overhead * 100 > r->overhead_pct)
 			r->overhead_pct = overhead * 100;
 		/* keep the perturbation under the budget: smaller batches when over it */
@@ -296,10 +340,24 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 				remove_one(env, n);
 			}
 		}
+		/* kept nodes are measured again in each interval: one that has since fallen clearly under the
+		 * line in two intervals running (the load moved, or its time was another context's) is refuted
+		 * on the new evidence, with what is under it; once is not enough (one interval of a busy
+		 * server, or calls counted to a sibling being tested beside it) */
+		for (size_t i = 0; i < r->nnodes; i++) {
+			struct cw_wnode *n = r->nodes[i];
+			if (n->state != CW_WS_TRUE || !n->kept || !n->parent)
+				continue;
+			n->lows = n->share < lo ? n->lows + 1 : 0;
+			if (n->lows >= 2) {
+				n->state = CW_WS_FALSE;
+				refute_below(env, n);
+			}
+		}
 		/* a true node whose children are all decided: its own time is what they do not hold */
 		for (size_t i = 0; i < r->nnodes; i++) {
 			struct cw_wnode *n = r->nodes[i];
-			if (n->state != CW_WS_TRUE || !n->expanded || !n->kept || !kids_decided(n))
+			if (n->state != CW_WS_TRUE || !n->expanded || !n->kept || !kids_decided(n) || n->lows)
 				continue;
 			bool any_true = false;
 			n->kids_share = 0;

@@ -45,6 +45,7 @@ struct cw_wnode {
 	enum cw_wstate state;
 	struct cw_wnode *parent, *first_kid, *next_sib;
 	int id, depth, tests;
+	int lows; /* consecutive re-reads of a refined node clearly under the line */
 	double share;	   /* inclusive time over wall time, one thread's worth = 1.0 */
 	double self_share; /* share minus the shares of its tested children */
 	double kids_share;
@@ -55,6 +56,9 @@ struct cw_wnode {
 	double cost_share; /* the instrumentation's own cost over wall time while it was in */
 	double clamped;	   /* 1, or the factor the share was cut to so as not to exceed its parent's */
 	double prior;	   /* the env's estimate before any experiment (see cw_walk_env.prior), < 0 unknown */
+	bool absorbs;	   /* see cw_wcand */
+	double absorbed;   /* share taken over from the parent (a wrapper's entry and exit), 0 if none */
+	double absorb_k;   /* the parent's share over its own when both were last read together, or 0 */
 	bool expanded, verdict, inserted, kept;
 	char why[200];
 	void *handle; /* the env's, while inserted */
@@ -66,6 +70,10 @@ struct cw_wcand {
 	char name[192];
 	char label[128];
 	enum cw_wkind kind;
+	/* a system call its parent makes itself (a C library wrapper: write -> write()): the parent's time
+	 * outside the call is the call's entry and exit in the kernel and the wait for a CPU after it, not
+	 * user code, so the call is charged with all of its parent's time in that context */
+	bool absorbs;
 };
 
 struct cw_walk_env {

@@ -18,6 +18,8 @@ struct fn {
 	double rate;	    /* calls per second */
 	const char *kids[8];
 	bool untestable;
+	double fade_at; /* from this time on, self is 0 (the load moved away); 0: never */
+	bool absorbs;	/* a system call its parent (a C library wrapper) makes itself */
 };
 
 struct sim {
@@ -45,7 +47,7 @@ static const struct fn *find(struct sim *s, const char *name)
 
 static double incl(struct sim *s, const struct fn *f, double *blocked)
 {
-	double v = f->self;
+	double v = f->fade_at && s->t >= f->fade_at ? 0 : f->self;
 	*blocked += f->blocked;
 	for (int i = 0; i < 8 && f->kids[i]; i++)
 		v += incl(s, find(s, f->kids[i]), blocked);
@@ -75,6 +77,7 @@ static int sim_children(void *ctx, const struct cw_wnode *node, struct cw_wcand 
 		const struct fn *k = find(s, f->kids[i]);
 		snprintf((*out)[i].name, sizeof((*out)[i].name), "%s", k->name);
 		(*out)[i].kind = k->kind;
+		(*out)[i].absorbs = k->absorbs;
 		(*n)++;
 	}
 	return 0;
@@ -339,6 +342,52 @@ static void prior_orders_batches(void **st)
 	}
 }
 
+/* A refined node that later measures clearly under the line is refuted on the new evidence: it is no
+ * verdict of 0% (it once was), and its parent is judged without it. */
+static void refuted_when_it_fades(void **st)
+{
+	static const struct fn fns[] = {
+		{ "main", CW_WK_USER, 0.0, 0, 0, { "a", "b" } },
+		{ "a", CW_WK_USER, 0.50, 0, 10, { "a1" }, false, 1.2 },
+		{ "a1", CW_WK_USER, 0.05, 0, 10, { 0 } },
+		{ "b", CW_WK_USER, 0.40, 0, 10, { 0 } },
+	};
+	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
+	struct cw_walk_result r;
+	char p[64];
+	run_sim(&s, &r);
+	assert_int_equal(r.nverdicts, 1);
+	path_of(r.verdicts[0], p, sizeof(p));
+	assert_string_equal(p, "main>b");
+	for (size_t i = 0; i < r.nnodes; i++)
+		if (!strcmp(r.nodes[i]->name, "a"))
+			assert_int_equal(r.nodes[i]->state, CW_WS_FALSE);
+	cw_walk_result_free(&r);
+}
+
+/* A wrapper's time outside the system call it makes (kernel entry and exit, the wait for a CPU after it)
+ * is the call's: the verdict is the system call, in the kernel, not "CPU in user code" in the wrapper. */
+static void wrapper_charged_to_its_syscall(void **st)
+{
+	static const struct fn fns[] = {
+		{ "main", CW_WK_USER, 0.0, 0, 0, { "send_all" } },
+		{ "send_all", CW_WK_USER, 0.05, 0, 100, { "write" } },
+		{ "write", CW_WK_USER, 0.25, 0, 1000, { "sys:write" } },
+		{ "sys:write", CW_WK_SYSCALL, 0.20, 0, 1000, { 0 }, false, 0, true },
+	};
+	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
+	struct cw_walk_result r;
+	char p[64];
+	run_sim(&s, &r);
+	assert_int_equal(r.nverdicts, 1);
+	path_of(r.verdicts[0], p, sizeof(p));
+	assert_string_equal(p, "main>send_all>write>sys:write");
+	assert_string_equal(cw_walk_verdict_kind(r.verdicts[0]), "cpu-kernel");
+	assert_true(r.verdicts[0]->share > 0.44 && r.verdicts[0]->share < 0.46);
+	assert_true(r.verdicts[0]->absorbed > 0.24 && r.verdicts[0]->absorbed < 0.26);
+	cw_walk_result_free(&r);
+}
+
 static void hysteresis_retests(void **st)
 {
 	static const struct fn fns[] = {
@@ -405,7 +454,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(deep_cpu_user),	 cmocka_unit_test(into_kernel_blocked),
 		cmocka_unit_test(two_bottlenecks_and_self_time), cmocka_unit_test(spread_and_untestable),
-		cmocka_unit_test(hysteresis_retests),
+		cmocka_unit_test(hysteresis_retests), cmocka_unit_test(refuted_when_it_fades),
+		cmocka_unit_test(wrapper_charged_to_its_syscall),
 		cmocka_unit_test(prior_orders_batches),	 cmocka_unit_test(exits_too_soon),
 		cmocka_unit_test(not_busy),		 cmocka_unit_test(json_shape),
 	};
