@@ -18,3 +18,7 @@ echo "crosswalk: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# servers whose packages start them (squid, nginx for the Squid study): the study runs its own copies
+for s in squid nginx; do
+	case " $missing " in *" $s "*|*" $s-"*) service "$s" stop >/dev/null 2>&1 || true ;; esac
+done
