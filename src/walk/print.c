@@ -97,6 +97,11 @@ void cw_walk_sentence(const struct cw_wnode *n, char *buf, size_t len)
 		off += snprintf(buf + off, len - off, "; spread over its callees, none of which holds the threshold alone");
 	else if (off < len && n->first_kid && own(n) < n->share * 0.999)
 		off += snprintf(buf + off, len - off, "; %.0f%% in %s itself", own(n) * 100, cw_walk_name(n));
+	if (off < len && n->absorbed >= 0.005)
+		off += snprintf(buf + off, len - off,
+				"; %.0f%% of wall time between the C library's call and the system call proper "
+				"(kernel entry and exit, waiting for a CPU after it)",
+				n->absorbed * 100);
 	if (off < len && n->calls && n->mean_ns > 0)
 		snprintf(buf + off, len - off, " (%.3g ms per call)", n->mean_ns / 1e6);
 }
