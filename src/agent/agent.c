@@ -27,6 +27,23 @@ static int running;
 static int detached; /* the controller said "detach" (else it died: we clean its directory up) */
 static char ctl_dir[256];
 static int serving; /* a controller is connected (or connecting) */
+static int forked;  /* this process is a fork of one the agent served: it has the parent's patches and
+		       counters but no control thread; a controller attaching to it starts clean */
+
+/* In the child of a fork: the control thread was not copied, the control socket is the parent's (closed
+ * here, so that the parent's controller sees its own agent go, and nobody else's). The child keeps the
+ * patches it was forked with, adding to the parent's counters (a prefork server's workers count), until
+ * a controller attaches to the child itself. */
+static void after_fork_child(void)
+{
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	ctl_fd = -1;
+	cw_patch_after_fork();
+	if (__atomic_load_n(&serving, __ATOMIC_ACQUIRE))
+		forked = 1;
+	serving = 0;
+}
 
 static uint64_t rdtsc(void)
 {
@@ -260,7 +277,14 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 		serving = 0;
 		return -EPROTO;
 	}
+	if (forked) {
+		/* the patches inherited from the parent count into the parent's controller's slots: they go
+		 * before this controller's slots mean anything */
+		cw_patch_remove_all();
+		forked = 0;
+	}
 	if (!inited) {
+		pthread_atfork(NULL, NULL, after_fork_child);
 		/* return instances: the controller asked for a source in the region (0: per-thread stack) */
 		if (cw_shm->pool != CW_POOL_STACK && (r = cw_hook_set_pool((int)cw_shm->pool, 1u << 16))) {
 			serving = 0;

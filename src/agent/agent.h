@@ -46,6 +46,7 @@ int cw_patch_ensure_trap(char *err, size_t errlen) CW_HIDDEN;
 int cw_patch_insert(uint64_t func, uint64_t size, int32_t slot, char *err, size_t errlen) CW_HIDDEN;
 int cw_patch_remove_slot(int32_t slot) CW_HIDDEN;
 void cw_patch_remove_all(void) CW_HIDDEN;
+void cw_patch_after_fork(void) CW_HIDDEN; /* in a fork's child: reopen what names the parent's memory */
 /* Hooks the unwinder and the C++ runtime when they are loaded (idempotent; called before each batch). */
 void cw_patch_unwind_hooks(void) CW_HIDDEN;
 /* batching: between begin and commit, inserts and removals only stage their bytes; commit runs the

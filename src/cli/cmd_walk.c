@@ -139,7 +139,43 @@ int cmd_walk(int argc, char **argv)
 	}
 	if (rr < 0 && stop_sig)
 		goto interrupted;
+	/* a server whose forked workers do the work (a prefork server's master sits in wait or accept): walk
+	 * the busiest worker instead, when attaching; a launched program's workers were forked before any
+	 * hypothesis was instrumented, so there it is said instead */
+	pid_t other = 0;
+	double other_cpu = 0, own_cpu = 0;
+	bool busy_other = cw_walk_real_busiest_other(w, &other, &other_cpu, &own_cpu) == 1 && other_cpu >= 0.05 &&
+			  other_cpu > 2 * own_cpu;
+	if (busy_other && pid) {
+		fprintf(stderr, "crosswalk: pid %d used %.0f%% of a CPU, its process %d %.0f%%: walking %d instead\n",
+			(int)pid, own_cpu * 100, (int)other, other_cpu * 100, (int)other);
+		cw_walk_real_close(w);
+		w = NULL;
+		if (cw_walk_real_open(other, NULL, kb, &stop_sig, &w, err, sizeof(err)) < 0) {
+			cw_err("%s", err);
+			goto out;
+		}
+		env = cw_walk_real_env(w);
+		rr = env->run(env->ctx, warmup);
+		if (rr == 1) {
+			printf("Process %d exited during the first %.1f s: nothing to search.\n", (int)other, warmup);
+			ret = 0;
+			goto out;
+		}
+		if (rr < 0 && stop_sig)
+			goto interrupted;
+		busy_other = false;
+	}
 	cw_walk_run(env, &o, &res);
+	size_t nl = strlen(res.note);
+	if (busy_other && nl + 2 < sizeof(res.note))
+		snprintf(res.note + nl, sizeof(res.note) - nl, "%s", nl ? "; " : "");
+	nl = strlen(res.note);
+	if (busy_other && nl + 2 < sizeof(res.note))
+		snprintf(res.note + nl, sizeof(res.note) - nl,
+			 "process %d (forked by the program) used %.0f%% of a CPU against %.0f%% for the walked one, "
+			 "and only the walked one is searched: walk it with 'crosswalk walk -p %d'",
+			 (int)other, other_cpu * 100, own_cpu * 100, (int)other);
 	if (stop_sig) {
 interrupted:
 		fprintf(stderr, "crosswalk: interrupted; instrumentation removed\n");

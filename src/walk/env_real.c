@@ -11,6 +11,7 @@
 #include "sym/sym.h"
 #include "util/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,6 +115,13 @@ static bool skip_root_frame(const char *name)
 	return false;
 }
 
+/* The background profile follows the target's children (forked workers), but the agent instruments the
+ * walked process only: roots, observed callees and resident shares come from that process's stacks. */
+static bool ours(const struct cw_walk_real *w, const struct cw_pstack *st)
+{
+	return st->pid == (uint32_t)w->pid;
+}
+
 /* Where a user stack leaves the C library's start-up: the index of its innermost __libc_start_call_main or
  * start_thread frame, or -1 when it has none (a stack that did not unwind to the start). */
 static int start_frame(const struct cw_pstack *st)
@@ -142,9 +150,11 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 	 * stacks exist, only they name roots. */
 	bool any_complete = false;
 	for (size_t s = 0; s < w->last.nstacks && !any_complete; s++)
-		any_complete = start_frame(&w->last.stacks[s]) >= 0;
+		any_complete = ours(w, &w->last.stacks[s]) && start_frame(&w->last.stacks[s]) >= 0;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
+		if (!ours(w, st))
+			continue;
 		bool agent = false;
 		for (uint32_t i = 0; i < st->nframes; i++)
 			agent |= st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent");
@@ -243,6 +253,8 @@ static void observed(struct cw_walk_real *w, const struct cw_wnode *node, struct
 				  : NULL;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
+		if (!ours(w, st))
+			continue;
 		for (int i = (int)st->nframes - 1; i >= 1; i--) {
 			const struct cw_pframe *f = &st->frames[i], *g = &st->frames[i - 1];
 			struct cw_wcand c = { 0 };
@@ -364,7 +376,7 @@ static double root_frac2(struct cw_walk_real *w, const char *root, const char *l
 	uint64_t in = 0, all = 0, off = 0;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
-		if (!stack_has(st, root))
+		if (!ours(w, st) || !stack_has(st, root))
 			continue;
 		uint64_t t = st->samples * w->last.period_ns + st->offcpu_ns;
 		all += t;
@@ -860,8 +872,9 @@ static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 		refresh_profile(w, false);
 		if (node->parent)
 			frac = root_frac2(w, root_of(node)->label, node->label, &off);
-		else
-			root_frac2(w, node->label, node->label, &off);
+		else if (!root_frac2(w, node->label, node->label, &off))
+			off = 1; /* not one sample and no switch since the profile began: blocked since before it
+				    (an attached master asleep in wait or accept), not on a CPU */
 		m->incl_ns = (uint64_t)((cw_now_ns() / 1e9 - res->t_ins) * frac * 1e9);
 		m->estimated = node->parent != NULL;
 		/* how much of it the profile saw blocked (in a system call made under it) */
@@ -927,6 +940,49 @@ pid_t cw_walk_real_pid(const struct cw_walk_real *w)
 	return w->pid;
 }
 
+int cw_walk_real_busiest_other(struct cw_walk_real *w, pid_t *other, double *other_cpu, double *own_cpu)
+{
+	struct { uint32_t pid; uint64_t samples; } v[64];
+	size_t nv = 0;
+	uint64_t own = 0;
+	refresh_profile(w, true);
+	for (size_t s = 0; s < w->last.nstacks; s++) {
+		const struct cw_pstack *st = &w->last.stacks[s];
+		bool agent = false;
+		for (uint32_t i = 0; i < st->nframes; i++)
+			agent |= st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent");
+		if (st->idle || agent)
+			continue;
+		if (ours(w, st)) {
+			own += st->samples;
+			continue;
+		}
+		size_t k = 0;
+		while (k < nv && v[k].pid != st->pid)
+			k++;
+		if (k == nv) {
+			if (nv == sizeof(v) / sizeof(v[0]))
+				continue;
+			v[nv++] = (typeof(v[0])){ st->pid, 0 };
+		}
+		v[k].samples += st->samples;
+	}
+	size_t best = nv;
+	for (size_t k = 0; k < nv; k++)
+		if (best == nv || v[k].samples > v[best].samples)
+			best = k;
+	double per_cpu = w->last.duration_s > 0 ? w->last.period_ns / 1e9 / w->last.duration_s : 0;
+	*own_cpu = own * per_cpu;
+	if (best == nv) {
+		*other = 0;
+		*other_cpu = 0;
+		return 0;
+	}
+	*other = (pid_t)v[best].pid;
+	*other_cpu = v[best].samples * per_cpu;
+	return 1;
+}
+
 const char *cw_walk_real_backend(const struct cw_walk_real *w)
 {
 	return w->kern ? w->kern->ops->name : "none";
@@ -937,6 +993,34 @@ bool cw_walk_real_exited(const struct cw_walk_real *w, int *status)
 	if (status)
 		*status = w->status;
 	return w->exited;
+}
+
+/* The processes whose parent is PID, and theirs (/proc/N/stat's fourth field), into the profile. */
+static void add_descendants(struct cw_walk_real *w, pid_t pid, int depth)
+{
+	DIR *d = depth < 4 ? opendir("/proc") : NULL;
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[64], buf[512];
+		long child = strtol(e->d_name, NULL, 10), ppid = 0;
+		if (child <= 0 || child == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", child);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		const char *rp = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+		if (!rp || sscanf(rp + 1, " %*c %ld", &ppid) != 1 || ppid != pid)
+			continue;
+		cw_profiler_add_pid(w->prof, (pid_t)child, false);
+		add_descendants(w, (pid_t)child, depth + 1);
+	}
+	closedir(d);
 }
 
 int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volatile int *stop, struct cw_walk_real **out,
@@ -963,6 +1047,9 @@ int cw_walk_real_open(pid_t pid, char *const argv[], const char *kbackend, volat
 	if (e < 0)
 		goto fail;
 	cw_profiler_add_pid(w->prof, w->pid, false);
+	/* an attached server's workers forked before now are profiled too (later forks are followed) */
+	if (!argv)
+		add_descendants(w, w->pid, 0);
 	e = cw_profiler_start(w->prof, err, errlen);
 	if (e < 0)
 		goto fail;

@@ -17,6 +17,10 @@ const struct cw_walk_env *cw_walk_real_env(struct cw_walk_real *w);
 pid_t cw_walk_real_pid(const struct cw_walk_real *w);
 const char *cw_walk_real_backend(const struct cw_walk_real *w);
 bool cw_walk_real_exited(const struct cw_walk_real *w, int *status);
+/* From the background profile (which follows the target's children): the busiest process other than the
+ * walked one, with its CPU use and the walked process's, in CPUs (1.0 = one CPU busy). 1 when there is one,
+ * 0 when the walked process is alone. */
+int cw_walk_real_busiest_other(struct cw_walk_real *w, pid_t *other, double *other_cpu, double *own_cpu);
 /* Removes every instrumentation and BPF program; an attached target keeps running unmodified. */
 void cw_walk_real_close(struct cw_walk_real *w);
 
