@@ -201,7 +201,7 @@
  * is a 64-bit process-wide counter, never reused: a witness of a freed pool at the same address is not
  * taken for the new pool's, and the entry address is only dereferenced once the id matched, i.e. inside
  * the mapping of the pool being popped. Cost: a hit whose hint word shows only the witness's bit pays
- * five thread-local loads and one load of an entry in the line it pops from; the check is wait-free.
+ * six thread-local loads and one load of an entry in the line it pops from; the check is wait-free.
  */
 
 #define VAL_BITS 27
