@@ -406,6 +406,46 @@ static void test_miss_witness(void **state)
 	assert_int_equal(cw_objpool_fini(p), 0);
 }
 
+/* More than 32 rings (two hint words): a pop visits its own ring before any hint word, so a miss closes
+ * its own ring only when it saw some other ring hinted, in any word; alone, it leaves it open (no
+ * witness needed). Pinned to CPU 0: ring 0 is ours; each of the 40 rings starts with one object. */
+static void test_miss_policy_two_words(void **state)
+{
+	struct cw_objpool *p;
+	cpu_set_t saved;
+	void *o[40], *x;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&p, 40, 16, 40, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	if (pin(0)) {
+		cw_objpool_fini(p);
+		skip();
+	}
+	for (int i = 0; i < 40; i++)
+		assert_non_null(o[i] = cw_objpool_pop(p));
+	/* Passing rings 1..38 on the way closed them; ring 39 (word 1) gave the last object and is still
+	 * hinted, ring 0 too. */
+	assert_true(cw_objpool_slot_hinted(p, 39));
+	assert_null(cw_objpool_pop(p));
+	assert_false(cw_objpool_slot_hinted(p, 39));
+	assert_false(cw_objpool_slot_hinted(p, 0));	/* ring 39 was hinted: not alone, ours closed too */
+	assert_int_equal(cw_objpool_push(p, o[0]), 0);	/* reopens ring 0 */
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, o[0]);
+	assert_null(cw_objpool_pop(p));
+	assert_true(cw_objpool_slot_hinted(p, 0));	/* alone: left open */
+	for (uint32_t r = 1; r < 40; r++)
+		assert_false(cw_objpool_slot_hinted(p, r));
+	assert_null(cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_push(p, x), 0);
+	assert_non_null(x = cw_objpool_pop(p));		/* found in the open ring */
+	assert_ptr_equal(x, o[0]);
+	sched_setaffinity(0, sizeof(saved), &saved);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(cw_objpool_push(p, o[i]), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
 /* The CPU hint works (rseq, or sched_getcpu() when run with rseq disabled, see tests/e2e/objpool_norseq):
  * pinned to CPU c, a push lands in ring c and a pop takes from ring c first. */
 static void test_push_to_current_cpu(void **state)
@@ -505,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_miss_empty_pool),
 		cmocka_unit_test(test_pop_finds_other_ring),
 		cmocka_unit_test(test_miss_witness),
+		cmocka_unit_test(test_miss_policy_two_words),
 		cmocka_unit_test(test_threads_scatter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
