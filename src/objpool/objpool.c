@@ -206,8 +206,10 @@
  * are used only when they all come from one write, so &ent[h] is an entry of the named pool. The pool id
  * is a 64-bit process-wide counter, never reused: a witness of a freed pool at the same address is not
  * taken for the new pool's, and the entry address is only dereferenced once the id matched, i.e. inside
- * the mapping of the pool being popped. Cost: a hit whose hint word shows only the witness's bit pays
- * six thread-local loads and one load of an entry in the line it pops from; the check is wait-free.
+ * the mapping of the pool being popped. A check that finds the entry changed clears the witness's bit
+ * field (one store, no sequence number needed: a zero bit field matches no nonempty hint word, so it can
+ * only lose a witness, never make one up). Cost: the first hit after a refill pays six thread-local
+ * loads and one load of an entry in the line it pops from, later hits two loads; the check is wait-free.
  */
 
 #define VAL_BITS 27
@@ -520,6 +522,15 @@ static __attribute__((noinline)) void witness_record(const struct cw_objpool *po
 	WST(seq, q + 2);
 }
 
+/* After a failed check of a consistent witness: the ring was filled since, so forget the witness (bits 0
+ * never equals a nonempty hint word) and the hits until the next miss stop at the bits test. Out of line
+ * so that the check itself stays a leaf without a frame. A handler that wrote a new witness between the
+ * check and this store loses it, which costs only the next record. */
+static __attribute__((noinline, cold)) void witness_forget(void)
+{
+	WST(bits, 0);
+}
+
 /* Whether the witness names a ring of this pool whose bit is `bits` and whose remembered entry still
  * holds the unfilled value: then that ring is empty now. */
 static inline bool witness_holds(const struct cw_objpool *pool, uint64_t bits)
@@ -535,7 +546,10 @@ static inline bool witness_holds(const struct cw_objpool *pool, uint64_t bits)
 	SIGFENCE();
 	if (WLD(seq) != q)
 		return false;	/* rewritten by a signal handler meanwhile: ep and e may not match */
-	return LD(ep) == e;
+	if (__builtin_expect(LD(ep) == e, 1))
+		return true;
+	witness_forget();
+	return false;
 }
 
 /* Visits the rings whose bit is set in `bits` (of hint word k), closing the ones found empty. */
