@@ -781,29 +781,25 @@ void *cw_objpool_obj(const struct cw_objpool *pool, uint32_t i)
 	return i < pool->nr_objs ? pool->objs + (size_t)i * pool->obj_size : NULL;
 }
 
-/* Counted from the entries, not from tail - head: a cursor may lag behind its frontier for good (the
- * plain store of cursor_done can move it back), so only the entries are exact in a quiescent pool. */
+/* Counted from the entries, not from the cursors: a cursor may lag behind its frontier for good, by
+ * any number of positions (the plain store of cursor_done moves it back when its thread was preempted
+ * between load and store while others went round the ring), so only the entries are exact in a
+ * quiescent pool. Every FULL entry holds an object that is in the ring (a pop turns it into EMPTY of the
+ * next lap), whatever its lap: count them. (Walking from head, as this did before, skipped at most one
+ * ring's worth of consumed positions and returned 0 for a ring whose head lagged further.) */
 uint32_t cw_objpool_slot_count(const struct cw_objpool *pool, uint32_t slot)
 {
 	struct slot *s;
-	uint64_t h, n = 0;
+	uint32_t n = 0;
 
 	if (slot >= pool->nr_slots)
 		return 0;
 	s = slot_at(pool, slot);
-	h = LD(&s->head);
-	for (uint64_t k = 0; k <= pool->mask; k++, h++) {	/* past positions consumed already */
-		uint64_t d = lap_diff(LD(&s->ent[h & pool->mask]), lap_of(pool, h));
-		if (d == 0 || d >= LAP_HALF)
-			break;
+	for (uint64_t k = 0; k <= pool->mask; k++) {
+		uint64_t val = LD(&s->ent[k]) & VAL_MASK;
+		n += val && !(val & CLOSED_FLAG);
 	}
-	while (n <= pool->mask) {
-		uint64_t e = LD(&s->ent[(h + n) & pool->mask]), val = e & VAL_MASK;
-		if (lap_diff(e, lap_of(pool, h + n)) != 0 || !val || (val & CLOSED_FLAG))
-			break;
-		n++;
-	}
-	return (uint32_t)n;
+	return n;
 }
 
 int cw_objpool_slot_hinted(const struct cw_objpool *pool, uint32_t slot)
