@@ -509,17 +509,83 @@ static void pair_costs(double *ns, const char *ilist)
 	sched_setaffinity(0, sizeof(all), &all);	/* unpinned workers inherit this */
 }
 
+/* -m: the huge-misses case at one thread taken apart, as the docs measure it: the main thread pinned to
+ * CPU 0, thread CPU time, minimum over 40 runs (implementations interleaved) of 10^5 rounds of "pop
+ * `bulk` objects, push back the ones got" on a queue of 4 objects (the case's 1 x 16 / 4), for bulk 4
+ * (no miss), 5 (one miss per round) and 16 (the case: 4 hits, 12 misses); and one miss on an empty
+ * queue (10^6 pops). */
+static void round_costs(const char *ilist)
+{
+	static const int bulks[] = { 4, 5, 16 };
+	static double best[NR_IMPLS][4];
+	void *q[NR_IMPLS] = { 0 }, *held[MAX_BULK];
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	for (int i = 0; i < NR_IMPLS; i++)
+		if (!impls[i].quiesce && (!ilist || in_list(ilist, impls[i].name))) {
+			q[i] = impls[i].create(4);
+			for (int b = 0; b < 4; b++)
+				best[i][b] = 1e9;
+		}
+	for (int r = 0; r < 40; r++) {
+		for (int i = 0; i < NR_IMPLS; i++) {
+			if (!q[i])
+				continue;
+			for (int b = 0; b < 3; b++) {
+				uint64_t t0 = thread_cpu_ns();
+				for (int k = 0; k < 100000; k++) {
+					int n = 0;
+					for (int j = 0; j < bulks[b]; j++)
+						if ((held[n] = impls[i].pop(q[i])))
+							n++;
+					while (n > 0)
+						impls[i].push(q[i], held[--n]);
+				}
+				double ns = (double)(thread_cpu_ns() - t0) / 100000;
+				if (ns < best[i][b])
+					best[i][b] = ns;
+			}
+			int n = 0;
+			while ((held[n] = impls[i].pop(q[i])))
+				n++;
+			uint64_t t0 = thread_cpu_ns();
+			for (int k = 0; k < 1000000; k++) {
+				void *o = impls[i].pop(q[i]);
+				__asm__ volatile("" : : "r"(o));
+			}
+			double ns = (double)(thread_cpu_ns() - t0) / 1000000;
+			if (ns < best[i][3])
+				best[i][3] = ns;
+			while (n > 0)
+				impls[i].push(q[i], held[--n]);
+		}
+	}
+	printf("one thread pinned, ns of CPU time, minimum of 40 runs; 4 objects; a round is \"pop bulk, push "
+	       "back the hits\"\n");
+	printf("%-10s %12s %12s %12s %12s\n", "", "round of 4", "round of 5", "round of 16", "empty miss");
+	for (int i = 0; i < NR_IMPLS; i++)
+		if (q[i]) {
+			printf("%-10s %12.2f %12.2f %12.2f %12.2f\n", impls[i].name, best[i][0], best[i][1],
+			       best[i][2], best[i][3]);
+			impls[i].destroy(q[i]);
+		}
+}
+
 /* ---- main ---- */
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: queues [-d MS] [-r RUNS] [-t 1,2,4,...] [-i impl,...] [-c case,...] [-o FILE.json]\n"
+		"usage: queues [-d MS] [-r RUNS] [-t 1,2,4,...] [-i impl,...] [-c case,...] [-o FILE.json] [-m]\n"
 		"  -d  duration of one run in ms (default 80)\n"
 		"  -r  runs per cell; the median is reported (default 5)\n"
 		"  -t  thread counts (default 1,2,4,8,16)\n"
 		"  -i  implementations (default all: freelist,objpool,ck_stack,ck_ring,urcu_rcu,urcu_lock,vyukov)\n"
-		"  -c  cases (default all: nonblocking,bulk8,bulk16,misses)\n");
+		"  -c  cases (default all: nonblocking,bulk8,bulk16,misses)\n"
+		"  -m  only the huge-misses round at one thread taken apart (pinned, CPU time, min of 40)\n");
 	exit(2);
 }
 
@@ -566,7 +632,9 @@ int main(int argc, char **argv)
 	char machine[256];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:r:t:i:c:o:h")) != -1) {
+	bool micro = false;
+
+	while ((opt = getopt(argc, argv, "d:r:t:i:c:o:mh")) != -1) {
 		switch (opt) {
 		case 'd': ms = atoi(optarg); break;
 		case 'r': runs = atoi(optarg); break;
@@ -574,6 +642,7 @@ int main(int argc, char **argv)
 		case 'i': ilist = optarg; break;
 		case 'c': clist = optarg; break;
 		case 'o': out = optarg; break;
+		case 'm': micro = true; break;
 		default: usage();
 		}
 	}
@@ -590,6 +659,11 @@ int main(int argc, char **argv)
 	ncpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	machine_name(machine, sizeof(machine));
 	rcu_register_thread();	/* rcu_barrier() is called from here */
+	if (micro) {
+		printf("machine: %s\n", machine);
+		round_costs(ilist);
+		return 0;
+	}
 
 	double cas = bare_cas_ns(), pair_ns[NR_IMPLS];
 	pair_costs(pair_ns, ilist);

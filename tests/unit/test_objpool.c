@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -319,9 +320,129 @@ static void test_pop_finds_other_ring(void **state)
 	assert_non_null(x = cw_objpool_pop(p));
 	assert_ptr_equal(x, a);
 
+	/* Now c1 is closed and c0 empty but open (its bit set). A miss on c0 finds no other ring hinted
+	 * ("alone"): it remembers c0 instead of closing it (objpool.c, "The empty witness"). A push that
+	 * reopens c1 must still be found: the witness speaks for c0 only. */
+	assert_int_equal(pin(c[0]), 0);
+	assert_null(cw_objpool_pop(p));
+	assert_true(cw_objpool_slot_hinted(p, c[0]));
+	assert_false(cw_objpool_slot_hinted(p, c[1]));
+	assert_null(cw_objpool_pop(p));			/* through the witness */
+	assert_int_equal(pin(c[1]), 0);
+	assert_int_equal(cw_objpool_push(p, a), 0);	/* reopens c1 */
+	assert_int_equal(pin(c[0]), 0);
+	assert_non_null(x = cw_objpool_pop(p));		/* not hidden by c0's witness */
+	assert_ptr_equal(x, a);
+
 	sched_setaffinity(0, sizeof(saved), &saved);
 	assert_int_equal(cw_objpool_push(p, a), 0);
 	assert_int_equal(cw_objpool_push(p, b), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
+/* The empty witness (objpool.c, "The empty witness"): a pop that finds nothing while no other ring is
+ * hinted leaves its ring open (bit set) and remembers its empty head entry; the next misses check that
+ * entry. Any fill of the ring must end the witness: a push from this thread, from another thread, from
+ * a signal handler. One ring, so the pop is always "alone". */
+static struct cw_objpool *sig_pool;
+static void *sig_obj;
+
+static void push_in_handler(int sig)
+{
+	cw_objpool_push(sig_pool, sig_obj);
+}
+
+static void *push_other_thread(void *obj)
+{
+	return (void *)(intptr_t)cw_objpool_push(sig_pool, obj);
+}
+
+static void test_miss_witness(void **state)
+{
+	struct cw_objpool *p;
+	struct sigaction sa = { .sa_handler = push_in_handler }, old;
+	pthread_t th;
+	void *a, *b, *x, *rc;
+
+	assert_int_equal(cw_objpool_init(&p, 2, 16, 1, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	assert_non_null(a = cw_objpool_pop(p));
+	assert_non_null(b = cw_objpool_pop(p));
+	assert_null(cw_objpool_pop(p));
+	assert_true(cw_objpool_slot_hinted(p, 0));	/* alone: not closed, remembered */
+	assert_null(cw_objpool_pop(p));			/* the witness holds */
+	assert_int_equal(cw_objpool_push(p, a), 0);	/* fills the remembered entry */
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, a);
+	assert_null(cw_objpool_pop(p));
+
+	sig_pool = p;	/* another thread pushes into the remembered ring */
+	assert_int_equal(pthread_create(&th, NULL, push_other_thread, a), 0);
+	assert_int_equal(pthread_join(th, &rc), 0);
+	assert_int_equal((intptr_t)rc, 0);
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, a);
+	assert_null(cw_objpool_pop(p));
+
+	sig_obj = a;	/* a signal handler on this thread pushes */
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+	assert_int_equal(raise(SIGUSR2), 0);
+	sigaction(SIGUSR2, &old, NULL);
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, a);
+
+	/* The witness names its pool: this thread's witness of p (entry 0 unfilled in lap 1) must not
+	 * answer for a new pool, likely at the same addresses, whose entry 0 shows the same value while
+	 * its entry 1 still holds an object. */
+	assert_null(cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_fini(p), 2);
+	assert_int_equal(cw_objpool_drop(p, a), 0);
+	assert_int_equal(cw_objpool_drop(p, b), 0);
+	assert_int_equal(cw_objpool_init(&p, 2, 16, 1, NULL, NULL, 0), 0);
+	assert_non_null(a = cw_objpool_pop(p));
+	assert_non_null(b = cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_push(p, a), 0);
+	assert_int_equal(cw_objpool_push(p, b), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
+}
+
+/* More than 32 rings (two hint words): a pop visits its own ring before any hint word, so a miss closes
+ * its own ring only when it saw some other ring hinted, in any word; alone, it leaves it open (no
+ * witness needed). Pinned to CPU 0: ring 0 is ours; each of the 40 rings starts with one object. */
+static void test_miss_policy_two_words(void **state)
+{
+	struct cw_objpool *p;
+	cpu_set_t saved;
+	void *o[40], *x;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&p, 40, 16, 40, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	if (pin(0)) {
+		cw_objpool_fini(p);
+		skip();
+	}
+	for (int i = 0; i < 40; i++)
+		assert_non_null(o[i] = cw_objpool_pop(p));
+	/* Passing rings 1..38 on the way closed them; ring 39 (word 1) gave the last object and is still
+	 * hinted, ring 0 too. */
+	assert_true(cw_objpool_slot_hinted(p, 39));
+	assert_null(cw_objpool_pop(p));
+	assert_false(cw_objpool_slot_hinted(p, 39));
+	assert_false(cw_objpool_slot_hinted(p, 0));	/* ring 39 was hinted: not alone, ours closed too */
+	assert_int_equal(cw_objpool_push(p, o[0]), 0);	/* reopens ring 0 */
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, o[0]);
+	assert_null(cw_objpool_pop(p));
+	assert_true(cw_objpool_slot_hinted(p, 0));	/* alone: left open */
+	for (uint32_t r = 1; r < 40; r++)
+		assert_false(cw_objpool_slot_hinted(p, r));
+	assert_null(cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_push(p, x), 0);
+	assert_non_null(x = cw_objpool_pop(p));		/* found in the open ring */
+	assert_ptr_equal(x, o[0]);
+	sched_setaffinity(0, sizeof(saved), &saved);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(cw_objpool_push(p, o[i]), 0);
 	assert_int_equal(cw_objpool_fini(p), 0);
 }
 
@@ -423,6 +544,8 @@ int main(void)
 		cmocka_unit_test(test_push_to_current_cpu),
 		cmocka_unit_test(test_miss_empty_pool),
 		cmocka_unit_test(test_pop_finds_other_ring),
+		cmocka_unit_test(test_miss_witness),
+		cmocka_unit_test(test_miss_policy_two_words),
 		cmocka_unit_test(test_threads_scatter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,6 +271,103 @@ static void test_objpool_one_small_ring(void **state)
 	stress_objpool("objpool 1 ring, 3 objects", 3, 1, 0);
 }
 
+/* The empty witness against signal handlers (objpool.c, "The empty witness"): the thread's witness is
+ * shared with the handlers that interrupt it. The main thread misses on pool A all the time (so it
+ * records and checks A's witness) while a handler, sent at a high rate to this thread only, takes B's one
+ * object and misses on B (recording B's witness), and the next handler gives it back. Neither pool is
+ * ever touched by anyone else, and a handler leaves A alone, so each pop's answer is known exactly: the
+ * main thread's pops on A must find its objects, the handler's first pop on B must find B's. A witness
+ * torn between a handler's write and the main thread's read or write (B's entry under A's name, or the
+ * reverse) shows up as a wrong miss. */
+static struct cw_objpool *wpa, *wpb;
+static void *wheld;
+static uint64_t wsig, wbad_main, wbad_handler;
+static pthread_t wmain;
+
+static void witness_handler(int sig)
+{
+	int saved = errno;
+
+	if (!wheld) {
+		if (!(wheld = cw_objpool_pop(wpb)))
+			wbad_handler++;
+		else if (cw_objpool_pop(wpb))	/* B is empty now: a miss, records B's witness */
+			wbad_handler++;
+	} else {
+		if (cw_objpool_push(wpb, wheld))
+			wbad_handler++;
+		wheld = NULL;
+	}
+	wsig++;
+	errno = saved;
+}
+
+static void *witness_signaler(void *arg)
+{
+	struct timespec ts = { 0, 2000 };
+
+	while (!__atomic_load_n(&stop_signals, __ATOMIC_RELAXED)) {
+		pthread_kill(wmain, SIGUSR1);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void test_objpool_witness_signals(void **state)
+{
+	struct sigaction sa = { .sa_handler = witness_handler };
+	pthread_t sig;
+	uint64_t rounds = 0, t_end;
+	struct timespec now;
+	void *a1, *a2, *x;
+
+	assert_int_equal(cw_objpool_init(&wpa, 2, 16, 1, NULL, NULL, 0), 0);
+	assert_int_equal(cw_objpool_init(&wpb, 1, 16, 1, NULL, NULL, 0), 0);
+	wheld = NULL;
+	wsig = wbad_main = wbad_handler = 0;
+	stop_signals = 0;
+	wmain = pthread_self();
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	assert_int_equal(pthread_create(&sig, NULL, witness_signaler, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t_end = now.tv_sec * 1000000000ull + now.tv_nsec + stress_ms() * 1000000ull;
+	do {
+		for (int k = 0; k < 1000; k++, rounds++) {
+			a1 = cw_objpool_pop(wpa);
+			a2 = cw_objpool_pop(wpa);
+			if (!a1 || !a2) {
+				wbad_main++;
+				break;
+			}
+			if (cw_objpool_pop(wpa))	/* A is empty: a miss, records A's witness */
+				wbad_main++;
+			cw_objpool_push(wpa, a1);
+			if (!(x = cw_objpool_pop(wpa))) {	/* a1 is back: must be found */
+				wbad_main++;
+				x = a1;
+			}
+			cw_objpool_push(wpa, x);
+			cw_objpool_push(wpa, a2);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec * 1000000000ull + now.tv_nsec < t_end && !wbad_main);
+	__atomic_store_n(&stop_signals, 1, __ATOMIC_RELAXED);
+	pthread_join(sig, NULL);
+	signal(SIGUSR1, SIG_DFL);
+	if (wheld)
+		assert_int_equal(cw_objpool_push(wpb, wheld), 0);
+	printf("witness vs handlers: %llu rounds, %llu handler runs, %llu wrong answers in the thread, %llu in "
+	       "handlers\n", (unsigned long long)rounds, (unsigned long long)wsig,
+	       (unsigned long long)wbad_main, (unsigned long long)wbad_handler);
+	assert_int_equal(wbad_main, 0);
+	assert_int_equal(wbad_handler, 0);
+	assert_true(wsig > 0);
+	assert_int_equal(cw_objpool_fini(wpa), 0);
+	assert_int_equal(cw_objpool_fini(wpb), 0);
+}
+
 static void test_freelist(void **state)
 {
 	struct cw_freelist *fl;
@@ -287,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_objpool_scatter),
 		cmocka_unit_test(test_objpool_scatter_scarce),
 		cmocka_unit_test(test_objpool_one_small_ring),
+		cmocka_unit_test(test_objpool_witness_signals),
 		cmocka_unit_test(test_freelist),
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
