@@ -30,7 +30,8 @@ extern struct cw_agent_shm *cw_shm CW_HIDDEN;
 extern int cw_count_sites CW_HIDDEN;
 
 /* hook.c */
-uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp) CW_HIDDEN;
+/* ARG0: the function's first argument (the exception object, for the unwinder hooks) */
+uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0) CW_HIDDEN;
 uint64_t cw_agent_on_exit(uint64_t *retp) CW_HIDDEN;
 void cw_hook_init_main(void) CW_HIDDEN;	 /* on the main thread, before any patching */
 void cw_hook_thread_busy(void) CW_HIDDEN; /* the calling thread (the agent's own) is never instrumented */

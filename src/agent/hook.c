@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define CW_STACK_FRAMES 8192
+#define CW_UNWIND_LEVELS 16
 
 /* Return instances from a shared pool (objpool or the freelist baseline, chosen at start-up through the
  * counter region's "pool" field): the instance holds what the return needs; the per-thread stack keeps
@@ -60,6 +61,7 @@ struct cw_thread {
 	volatile uint32_t depth;
 	uint32_t unwinds; /* unwinds in progress on this thread: nested when a cleanup on the way of one
 			     exception throws and catches another */
+	uint64_t unw_exc[CW_UNWIND_LEVELS]; /* the exception object of each level */
 	struct cw_thread *next, *prev; /* the registry of threads, for the in-flight reads */
 	uint64_t stack_lo, stack_hi; /* the thread's own stack: frames elsewhere (sigaltstack) are never dropped
 					on entry */
@@ -366,9 +368,16 @@ static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
  * that level (and of any deeper level whose end was never seen). The innermost is the one that ends: an
  * exception that escapes a cleanup during unwinding calls std::terminate, so an inner exception is always
  * caught below the cleanup's frame, before the outer unwind resumes. */
-static void unwind_begins(struct cw_thread *t)
+static void unwind_begins(struct cw_thread *t, uint64_t exc)
 {
-	uint32_t level = ++t->unwinds;
+	/* the same exception again is the same unwind: __cxa_rethrow's _Unwind_Resume_or_Rethrow calls
+	 * _Unwind_RaiseException, and both are hooked */
+	if (!t->unwinds || t->unw_exc[t->unwinds - 1] != exc) {
+		if (t->unwinds < CW_UNWIND_LEVELS)
+			t->unwinds++;
+		t->unw_exc[t->unwinds - 1] = exc;
+	}
+	uint32_t level = t->unwinds;
 	/* innermost first, so that of two tail-call frames sharing a slot the outer one's real address wins */
 	for (uint32_t k = t->depth; k > 0; k--) {
 		struct cw_frame *f = &t->frames[k - 1];
@@ -379,33 +388,49 @@ static void unwind_begins(struct cw_thread *t)
 	}
 }
 
-/* __cxa_begin_catch, called from the catching frame whose return slot is above CATCH_RETP: frames at or
- * below it were unwound; those the ending unwind restored are re-armed. */
-static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp)
+static inline bool own_stack(const struct cw_thread *t, uint64_t a)
+{
+	return a >= t->stack_lo && a < t->stack_hi;
+}
+
+/* __cxa_begin_catch(EXC), called from the catching frame whose return slot is above CATCH_RETP: frames at or
+ * below it on the same stack were unwound; those the ending unwind restored are re-armed. The ending unwind
+ * is EXC's level (levels above it were left by a longjmp out of a cleanup: they end too), or the innermost
+ * for an exception whose start was not seen. */
+static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp, uint64_t exc)
 {
 	uint64_t c = (uint64_t)catch_retp;
 	uint32_t level = t->unwinds ? t->unwinds : 1;
+	for (uint32_t l = t->unwinds; l > 0; l--)
+		if (t->unw_exc[l - 1] == exc) {
+			level = l;
+			break;
+		}
 	while (t->depth) {
-		uint64_t b = (uint64_t)t->frames[t->depth - 1].retp;
+		struct cw_frame *f = &t->frames[t->depth - 1];
+		uint64_t b = (uint64_t)f->retp;
 		/* a callee that the catching frame called from the same stack pointer used the very slot that
-		 * __cxa_begin_catch's call uses now: it was unwound too */
-		if (b > c || b < t->stack_lo || b >= t->stack_hi)
+		 * __cxa_begin_catch's call uses now: it was unwound too; unless an instrumented function
+		 * tail-called __cxa_begin_catch, whose frame that is */
+		if (b > c || own_stack(t, b) != own_stack(t, c) || (b == c && *catch_retp == (uint64_t)cw_x86_ret_tramp))
 			break;
 		unwound(t, t->depth - 1);
 		t->depth--;
 	}
 	for (uint32_t k = 0; k < t->depth; k++) {
 		struct cw_frame *f = &t->frames[k];
+		uint64_t b = (uint64_t)f->retp;
+		if (own_stack(t, b) == own_stack(t, c) && b < c)
+			continue; /* below the catch on its stack: dead, never written to again */
 		if (f->restored >= level && *f->retp == frame_ret(f)) {
 			*f->retp = (uint64_t)cw_x86_ret_tramp;
 			f->restored = 0;
 		}
 	}
-	if (t->unwinds)
-		t->unwinds--;
+	t->unwinds = level - 1;
 }
 
-uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
+uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 {
 	struct cw_thread *t = cw_tls;
 	int32_t slot;
@@ -422,9 +447,9 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp)
 	slot = cw_sites[site].slot;
 	if (slot < 0) {
 		if (slot == CW_SLOT_UNWIND)
-			unwind_begins(t);
+			unwind_begins(t, arg0);
 		else if (slot == CW_SLOT_CATCH)
-			unwind_caught(t, retp);
+			unwind_caught(t, retp, arg0);
 		return 0; /* or removed while this thread was in the stub */
 	}
 	struct cw_agent_slot *s = &cw_shm->slots[slot];

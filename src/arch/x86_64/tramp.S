@@ -35,6 +35,7 @@ cw_x86_entry_common:
 	push %r10
 	push %r11
 	and $-16, %rsp
+	mov %rdi, %rdx		/* the function's first argument */
 	mov 16(%rbp), %edi	/* site index */
 	lea 24(%rbp), %rsi	/* the function's return-address slot */
 	call cw_agent_on_entry
