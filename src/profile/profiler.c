@@ -609,8 +609,7 @@ static void add_stack(struct cw_profile *prof, size_t *cap, struct cw_profiler *
 
 int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 {
-	int ncpus = cw_ncpus_possible();
-	uint64_t t[CW_TOT__N], *vals = cw_calloc(ncpus, sizeof(uint64_t));
+	uint64_t t[CW_TOT__N];
 	struct cw_count_key k, next, *prev = NULL;
 	struct framebuf fb = { 0 };
 	size_t cap = 0;
@@ -637,11 +636,9 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
-			continue;
 		uint64_t sum = 0;
-		for (int c = 0; c < ncpus; c++)
-			sum += vals[c];
+		if (bpf_map_lookup_elem(fd, &k, &sum) < 0)
+			continue;
 		if (!sum)
 			continue;
 		key_frames(p, &k, &fb);
@@ -678,7 +675,6 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 		}
 	}
 	free(fb.f);
-	free(vals);
 	return 0;
 }
 
