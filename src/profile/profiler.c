@@ -281,6 +281,8 @@ static int push_proc(struct cw_profiler *p, struct proc *pr)
 	}
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.procs), &tgid, v, BPF_ANY) < 0)
 		err = -errno;
+	/* after the update: the BPF side's cached rows of older generations are not used again */
+	__atomic_fetch_add(&p->skel->bss->uw_gen, 1, __ATOMIC_SEQ_CST);
 	free(v);
 	return err;
 }
