@@ -122,6 +122,8 @@ struct {
 	__type(value, struct uw_cache_ent);
 } uwcache SEC(".maps");
 
+#define UW_WIN 512
+
 /* Unwinder state; one per program kind per CPU (a sample cannot interrupt sched_switch, which runs with
  * interrupts off, but keep them apart anyway). */
 struct uw_state {
@@ -135,6 +137,11 @@ struct uw_state {
 	__u32 m_row_off, m_row_cnt;
 	__u64 last_lpc;
 	struct cw_uw_row last_row;
+	/* a window of the user stack read in one go: one bpf_probe_read_user serves the saved registers of
+	 * several frames */
+	__u64 win_base;
+	__u32 win_ok, win_fail;
+	__u8 win[UW_WIN];
 	struct cw_ustack st;
 };
 struct {
@@ -253,6 +260,28 @@ static long row_search_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* 8 bytes of the user stack at ADDR, through the window (refilled from ADDR up when ADDR is outside it;
+ * where a whole window cannot be read, near the top of the stack, one read of 8 bytes). */
+static __always_inline long stack_read(struct uw_state *s, __u64 addr, __u64 *out)
+{
+	__u64 off = addr - s->win_base;
+
+	if (!s->win_ok || addr < s->win_base || off > UW_WIN - 8) {
+		if (s->win_fail || bpf_probe_read_user(s->win, UW_WIN, (void *)addr)) {
+			s->win_ok = 0;
+			s->win_fail = 1;
+			return bpf_probe_read_user(out, sizeof(*out), (void *)addr);
+		}
+		s->win_base = addr;
+		s->win_ok = 1;
+		off = 0;
+	}
+	if (off > UW_WIN - 8)
+		return -1;
+	*out = *(__u64 *)(s->win + off);
+	return 0;
+}
+
 struct uw_ctx {
 	__u32 slot;
 };
@@ -340,11 +369,11 @@ have_row:
 	default: s->st.flags |= CW_US_TRUNC_NOINFO; return 1;
 	}
 	bp = s->bp;
-	if (row->rbp == CW_UW_RBP_AT && bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)row->rbp_off))) {
+	if (row->rbp == CW_UW_RBP_AT && stack_read(s, cfa + (__s64)row->rbp_off, &bp)) {
 		s->st.flags |= CW_US_TRUNC_READ;
 		return 1;
 	}
-	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+	if (stack_read(s, cfa - 8, &ra)) {
 		s->st.flags |= CW_US_TRUNC_READ;
 		return 1;
 	}
@@ -379,6 +408,7 @@ static __always_inline __u64 unwind_user(__u32 slot, __u32 tgid)
 	s->st.n = 0;
 	s->st.flags = 0;
 	s->m_start = s->m_end = 0;
+	s->win_ok = s->win_fail = 0;
 	s->last_lpc = 0;
 	if (!s->pc)
 		return 0;
