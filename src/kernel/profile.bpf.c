@@ -92,12 +92,18 @@ struct {
 	__type(value, __u64);
 } totals SEC(".maps");
 
+/* The last request for a process's mappings: when, and the generation of its procs entry then. */
+struct notif {
+	__u64 ts;
+	__u32 gen;
+	__u32 pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct notif);
 } notified SEC(".maps");
 
 struct {
@@ -170,13 +176,19 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 ppid)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Ask user space for (new) mappings of TGID, at most every 20 ms. */
+/* Ask user space for (new) mappings of TGID: again at once if user space has pushed new mappings since
+ * the last request (a process starting up maps libc, then more, within milliseconds), else at most every
+ * 20 ms (a PC that no re-read can explain, e.g. JIT code, costs one re-read per 20 ms). */
 static __always_inline void need_maps(__u32 tgid)
 {
-	__u64 now = bpf_ktime_get_ns(), *last = bpf_map_lookup_elem(&notified, &tgid);
-	if (last && now - *last < 20000000)
+	__u64 now = bpf_ktime_get_ns();
+	struct notif *last = bpf_map_lookup_elem(&notified, &tgid), n = { .ts = now };
+	struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	n.gen = proc ? proc->gen : 0;
+	if (last && now - last->ts < 20000000 && last->gen == n.gen)
 		return;
-	bpf_map_update_elem(&notified, &tgid, &now, BPF_ANY);
+	bpf_map_update_elem(&notified, &tgid, &n, BPF_ANY);
 	emit(CW_EV_NEED_MAPS, tgid, 0);
 }
 
