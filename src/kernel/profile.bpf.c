@@ -12,6 +12,10 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool filter = true;	/* only processes in `targets` (and their children) */
 const volatile bool track_children = true;
 
+/* Bumped (by user space and by this program) at every change of `procs`: cached unwind rows of an older
+ * generation are not used. */
+__u32 uw_gen;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -51,9 +55,11 @@ struct {
 	__type(value, struct cw_ustack);
 } ustacks SEC(".maps");
 
+/* Samples per key. Preallocated and shared by all CPUs: most samples' keys are seen before, but with PC
+ * precision about one in four is new, and allocating a per-CPU element on the fly (BPF_F_NO_PREALLOC) made
+ * the counting cost more than the unwinding. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct cw_count_key);
 	__type(value, __u64);
@@ -86,12 +92,18 @@ struct {
 	__type(value, __u64);
 } totals SEC(".maps");
 
+/* The last request for a process's mappings: when, and the generation of its procs entry then. */
+struct notif {
+	__u64 ts;
+	__u32 gen;
+	__u32 pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct notif);
 } notified SEC(".maps");
 
 struct {
@@ -99,20 +111,43 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Per-CPU direct-mapped cache (tgid, PC) -> unwind row: a return address seen before costs one lookup
+ * instead of the mapping and row binary searches (~16 steps over cold memory). Valid while `gen` is the
+ * current uw_gen. */
+#define UW_CACHE_N 4096
+struct uw_cache_ent {
+	__u64 pc;
+	__u32 tgid;
+	__u32 gen;
+	struct cw_uw_row row;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UW_CACHE_N);
+	__type(key, __u32);
+	__type(value, struct uw_cache_ent);
+} uwcache SEC(".maps");
+
+#define UW_WIN 512
+
 /* Unwinder state; one per program kind per CPU (a sample cannot interrupt sched_switch, which runs with
  * interrupts off, but keep them apart anyway). */
 struct uw_state {
 	__u64 pc, sp, bp;
 	__u64 hash;
 	__u32 tgid;
-	__u32 pad;
+	__u32 gen;
 	/* the previous frame's mapping and row: the next frame is most often in the same object, and in
 	 * recursion at the same return address; reusing them saves the searches (cold cache lines) */
 	__u64 m_start, m_end, m_bias;
 	__u32 m_row_off, m_row_cnt;
 	__u64 last_lpc;
-	__u32 last_idx;
-	__u32 pad2;
+	struct cw_uw_row last_row;
+	/* a window of the user stack read in one go: one bpf_probe_read_user serves the saved registers of
+	 * several frames */
+	__u64 win_base;
+	__u32 win_ok, win_fail;
+	__u8 win[UW_WIN];
 	struct cw_ustack st;
 };
 struct {
@@ -141,13 +176,19 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 ppid)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Ask user space for (new) mappings of TGID, at most every 20 ms. */
+/* Ask user space for (new) mappings of TGID: again at once if user space has pushed new mappings since
+ * the last request (a process starting up maps libc, then more, within milliseconds), else at most every
+ * 20 ms (a PC that no re-read can explain, e.g. JIT code, costs one re-read per 20 ms). */
 static __always_inline void need_maps(__u32 tgid)
 {
-	__u64 now = bpf_ktime_get_ns(), *last = bpf_map_lookup_elem(&notified, &tgid);
-	if (last && now - *last < 20000000)
+	__u64 now = bpf_ktime_get_ns();
+	struct notif *last = bpf_map_lookup_elem(&notified, &tgid), n = { .ts = now };
+	struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	n.gen = proc ? proc->gen : 0;
+	if (last && now - last->ts < 20000000 && last->gen == n.gen)
 		return;
-	bpf_map_update_elem(&notified, &tgid, &now, BPF_ANY);
+	bpf_map_update_elem(&notified, &tgid, &n, BPF_ANY);
 	emit(CW_EV_NEED_MAPS, tgid, 0);
 }
 
@@ -231,6 +272,28 @@ static long row_search_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* 8 bytes of the user stack at ADDR, through the window (refilled from ADDR up when ADDR is outside it;
+ * where a whole window cannot be read, near the top of the stack, one read of 8 bytes). */
+static __always_inline long stack_read(struct uw_state *s, __u64 addr, __u64 *out)
+{
+	__u64 off = addr - s->win_base;
+
+	if (!s->win_ok || addr < s->win_base || off > UW_WIN - 8) {
+		if (s->win_fail || bpf_probe_read_user(s->win, UW_WIN, (void *)addr)) {
+			s->win_ok = 0;
+			s->win_fail = 1;
+			return bpf_probe_read_user(out, sizeof(*out), (void *)addr);
+		}
+		s->win_base = addr;
+		s->win_ok = 1;
+		off = 0;
+	}
+	if (off > UW_WIN - 8)
+		return -1;
+	*out = *(__u64 *)(s->win + off);
+	return 0;
+}
+
 struct uw_ctx {
 	__u32 slot;
 };
@@ -243,9 +306,20 @@ static long uw_step(__u32 i, void *ctx)
 	if (!s)
 		return 1;
 	__u64 pc = s->pc, lpc = i == 0 ? pc : pc - 1, cfa, ra, bp;
-	__u32 idx;
+	__u32 idx, h;
 	struct cw_uw_row *row = NULL;
+	struct uw_cache_ent *ce;
 
+	if (i > 0 && lpc == s->last_lpc) { /* recursion: the same return address again */
+		row = &s->last_row;
+		goto have_row;
+	}
+	h = (__u32)(lpc ^ (lpc >> 11) ^ ((__u64)s->tgid * 0x9e3779b1u)) & (UW_CACHE_N - 1);
+	ce = bpf_map_lookup_elem(&uwcache, &h);
+	if (ce && ce->pc == lpc && ce->tgid == s->tgid && ce->gen == s->gen) {
+		row = &ce->row;
+		goto have_row;
+	}
 	if (lpc < s->m_start || lpc >= s->m_end) {
 		struct cw_uw_proc *proc = bpf_map_lookup_elem(&procs, &s->tgid);
 		struct cw_uw_map *m;
@@ -277,20 +351,27 @@ static long uw_step(__u32 i, void *ctx)
 		s->st.flags |= CW_US_TRUNC_NOINFO;
 		return 1;
 	}
-	if (i > 0 && lpc == s->last_lpc) {
-		idx = s->last_idx;
-	} else {
+	{
 		/* the row: last with row.pc <= rel */
 		struct row_search rs = { .lo = s->m_row_off, .hi = s->m_row_off + s->m_row_cnt, .rel = lpc - s->m_bias };
 		bpf_loop(32, row_search_step, &rs, 0);
 		idx = rs.lo;
-		s->last_lpc = lpc;
-		s->last_idx = idx;
 	}
 	row = bpf_map_lookup_elem(&rows, &idx);
 	if (!row || row->pc > lpc - s->m_bias) {
 		s->st.flags |= CW_US_TRUNC_NOINFO;
 		return 1;
+	}
+	if (ce) {
+		ce->pc = lpc;
+		ce->tgid = s->tgid;
+		ce->gen = s->gen;
+		ce->row = *row;
+	}
+have_row:
+	if (row != &s->last_row) {
+		s->last_lpc = lpc;
+		s->last_row = *row;
 	}
 	switch (row->cfa) {
 	case CW_UW_RSP: cfa = s->sp + (__s64)row->cfa_off; break;
@@ -300,11 +381,11 @@ static long uw_step(__u32 i, void *ctx)
 	default: s->st.flags |= CW_US_TRUNC_NOINFO; return 1;
 	}
 	bp = s->bp;
-	if (row->rbp == CW_UW_RBP_AT && bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)row->rbp_off))) {
+	if (row->rbp == CW_UW_RBP_AT && stack_read(s, cfa + (__s64)row->rbp_off, &bp)) {
 		s->st.flags |= CW_US_TRUNC_READ;
 		return 1;
 	}
-	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+	if (stack_read(s, cfa - 8, &ra)) {
 		s->st.flags |= CW_US_TRUNC_READ;
 		return 1;
 	}
@@ -334,10 +415,12 @@ static __always_inline __u64 unwind_user(__u32 slot, __u32 tgid)
 	s->sp = regs->sp;
 	s->bp = regs->bp;
 	s->tgid = tgid;
+	s->gen = uw_gen;
 	s->hash = 0xcbf29ce484222325ull;
 	s->st.n = 0;
 	s->st.flags = 0;
 	s->m_start = s->m_end = 0;
+	s->win_ok = s->win_fail = 0;
 	s->last_lpc = 0;
 	if (!s->pc)
 		return 0;
@@ -386,9 +469,12 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	key.ustack = tgid ? unwind_user(0, tgid) : 0;
 	v = bpf_map_lookup_elem(&counts, &key);
 	if (v)
-		*v += 1;
-	else
-		bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+		__sync_fetch_and_add(v, 1);
+	else if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == -17 /* EEXIST: another CPU won */) {
+		v = bpf_map_lookup_elem(&counts, &key);
+		if (v)
+			__sync_fetch_and_add(v, 1);
+	}
 	return 0;
 }
 
@@ -435,6 +521,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	p = bpf_map_lookup_elem(&procs, &ptgid);
 	if (p)
 		bpf_map_update_elem(&procs, &ctgid, p, BPF_ANY);
+	__sync_fetch_and_add(&uw_gen, 1); /* its tgid may have been another process's */
 	emit(CW_EV_FORK, ctgid, ptgid);
 	return 0;
 }
@@ -446,6 +533,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (!is_target(tgid))
 		return 0;
 	bpf_map_delete_elem(&procs, &tgid);
+	__sync_fetch_and_add(&uw_gen, 1); /* its cached rows are the old image's */
 	emit(CW_EV_EXEC, tgid, 0);
 	return 0;
 }

@@ -35,6 +35,8 @@ struct uw_obj {
 
 struct proc {
 	pid_t pid;
+	uint32_t gen;	     /* of the last mappings pushed to the BPF side (0: none yet) */
+	uint64_t pushed_sum; /* their checksum */
 	struct cw_proc_maps maps;
 	char comm[17];
 	struct proc *next;
@@ -248,8 +250,10 @@ static void read_comm(pid_t pid, char comm[17])
 	}
 }
 
-/* Push the unwinder's view of PR's executable mappings into the procs map. */
-static int push_proc(struct cw_profiler *p, struct proc *pr)
+/* Push the unwinder's view of PR's executable mappings into the procs map; unless FORCE, not when it is
+ * the same as the last one pushed (then the BPF side keeps its cached rows and waits 20 ms before asking
+ * again). */
+static int push_proc(struct cw_profiler *p, struct proc *pr, bool force)
 {
 	struct cw_uw_proc *v = cw_calloc(1, sizeof(*v));
 	uint32_t tgid = pr->pid;
@@ -279,15 +283,27 @@ static int push_proc(struct cw_profiler *p, struct proc *pr)
 		um->row_off = o->row_off;
 		um->row_cnt = o->row_cnt;
 	}
+	uint64_t sum = 0xcbf29ce484222325ull;
+	const unsigned char *b = (const unsigned char *)v;
+	for (size_t i = 0; i < offsetof(struct cw_uw_proc, maps) + v->nmaps * sizeof(v->maps[0]); i++)
+		sum = (sum ^ b[i]) * 0x100000001b3ull;
+	if (!force && pr->gen && sum == pr->pushed_sum) {
+		free(v);
+		return 0;
+	}
+	pr->pushed_sum = sum;
+	v->gen = ++pr->gen;
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.procs), &tgid, v, BPF_ANY) < 0)
 		err = -errno;
+	/* after the update: the BPF side's cached rows of older generations are not used again */
+	__atomic_fetch_add(&p->skel->bss->uw_gen, 1, __ATOMIC_SEQ_CST);
 	free(v);
 	return err;
 }
 
 /* (Re)read PID's mappings and feed them to the unwinder. A process that is gone keeps its last snapshot
  * (for symbolization). */
-static int load_proc(struct cw_profiler *p, pid_t pid)
+static int load_proc(struct cw_profiler *p, pid_t pid, bool force)
 {
 	struct proc *pr = find_proc(p, pid, true);
 	struct cw_proc_maps m = { 0 };
@@ -297,7 +313,7 @@ static int load_proc(struct cw_profiler *p, pid_t pid)
 	cw_proc_maps_free(&pr->maps);
 	pr->maps = m;
 	read_comm(pid, pr->comm);
-	return push_proc(p, pr);
+	return push_proc(p, pr, force);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -308,13 +324,15 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	switch (e->type) {
 	case CW_EV_NEED_MAPS:
-	case CW_EV_EXEC:
-		load_proc(p, e->tgid);
+		load_proc(p, e->tgid, false);
+		break;
+	case CW_EV_EXEC: /* the BPF side dropped its entry */
+		load_proc(p, e->tgid, true);
 		break;
 	case CW_EV_FORK: {
 		/* the child shares its parent's mappings until it execs or maps more */
 		struct proc *parent = find_proc(p, e->ppid, false), *child;
-		if (load_proc(p, e->tgid) != 0 && parent) {
+		if (load_proc(p, e->tgid, true) != 0 && parent) {
 			child = find_proc(p, e->tgid, true);
 			cw_proc_maps_free(&child->maps);
 			for (size_t i = 0; i < parent->maps.n; i++) {
@@ -406,7 +424,7 @@ int cw_profiler_add_pid(struct cw_profiler *p, pid_t pid, bool pre_exec)
 	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.targets), &k, &one, BPF_ANY) < 0)
 		return -errno;
 	if (!pre_exec)
-		load_proc(p, pid);
+		load_proc(p, pid, true);
 	return 0;
 }
 
@@ -561,7 +579,7 @@ static void key_frames(struct cw_profiler *p, const struct cw_count_key *k, stru
 	if (k->ustack && bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.ustacks), &k->ustack, &us) == 0) {
 		struct proc *pr = find_proc(p, k->tgid, false);
 		if (!pr) {
-			load_proc(p, k->tgid);
+			load_proc(p, k->tgid, false);
 			pr = find_proc(p, k->tgid, false);
 		}
 		for (uint32_t i = 0; i < us.n && i < CW_MAX_UFRAMES; i++) {
@@ -609,8 +627,7 @@ static void add_stack(struct cw_profile *prof, size_t *cap, struct cw_profiler *
 
 int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 {
-	int ncpus = cw_ncpus_possible();
-	uint64_t t[CW_TOT__N], *vals = cw_calloc(ncpus, sizeof(uint64_t));
+	uint64_t t[CW_TOT__N];
 	struct cw_count_key k, next, *prev = NULL;
 	struct framebuf fb = { 0 };
 	size_t cap = 0;
@@ -637,11 +654,9 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
-			continue;
 		uint64_t sum = 0;
-		for (int c = 0; c < ncpus; c++)
-			sum += vals[c];
+		if (bpf_map_lookup_elem(fd, &k, &sum) < 0)
+			continue;
 		if (!sum)
 			continue;
 		key_frames(p, &k, &fb);
@@ -678,7 +693,6 @@ int cw_profiler_collect(struct cw_profiler *p, struct cw_profile *prof)
 		}
 	}
 	free(fb.f);
-	free(vals);
 	return 0;
 }
 
