@@ -36,10 +36,11 @@ static int forked;  /* this process is a fork of one the agent served: it has th
  * a controller attaches to the child itself. */
 static void after_fork_child(void)
 {
-	if (ctl_fd >= 0)
-		close(ctl_fd);
-	ctl_fd = -1;
+	int fd = __atomic_exchange_n(&ctl_fd, -1, __ATOMIC_ACQ_REL);
+	if (fd >= 0)
+		close(fd);
 	cw_patch_after_fork();
+	cw_hook_fork_child();
 	if (__atomic_load_n(&serving, __ATOMIC_ACQUIRE))
 		forked = 1;
 	serving = 0;
@@ -238,8 +239,8 @@ static void *control_main(void *arg)
 		unlink(p);
 		rmdir(ctl_dir);
 	}
-	close(ctl_fd);
-	ctl_fd = -1;
+	/* -1 before the close: a fork in between must not close a descriptor the program reused */
+	close(__atomic_exchange_n(&ctl_fd, -1, __ATOMIC_ACQ_REL));
 	free(buf);
 	__atomic_store_n(&serving, 0, __ATOMIC_RELEASE);
 	return NULL;
@@ -279,12 +280,17 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 	}
 	if (forked) {
 		/* the patches inherited from the parent count into the parent's controller's slots: they go
-		 * before this controller's slots mean anything */
-		cw_patch_remove_all();
+		 * before this controller's slots mean anything (our trap handler first: the program may have
+		 * reset SIGTRAP since, and the removal writes int3 first) */
+		if (!cw_patch_ensure_trap(err, sizeof(err)))
+			cw_patch_remove_all();
 		forked = 0;
 	}
+	/* frames opened under an earlier controller (a fork's parent's, or before a detach) hold its slot
+	 * numbers: they are no longer counted */
+	cw_hook_new_session();
 	if (!inited) {
-		pthread_atfork(NULL, NULL, after_fork_child);
+		pthread_atfork(cw_hook_fork_prepare, cw_hook_fork_parent, after_fork_child);
 		/* return instances: the controller asked for a source in the region (0: per-thread stack) */
 		if (cw_shm->pool != CW_POOL_STACK && (r = cw_hook_set_pool((int)cw_shm->pool, 1u << 16))) {
 			serving = 0;

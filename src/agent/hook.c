@@ -52,6 +52,7 @@ struct cw_frame {
 	int32_t caller;	   /* its entry in the slot's callers table, or -1 */
 	uint32_t restored; /* 0: armed (returns into the trampoline); else the level of the unwind that put the
 			      real return address back */
+	uint32_t gen;	   /* the controller session it was opened in (cw_hook_new_session) */
 	struct cw_inst *inst; /* pool modes: where ret and t0 live */
 };
 
@@ -136,9 +137,20 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* A controller session: frames carry the one they were opened in; those of an earlier session (the parent's
+ * controller in a fork's child, or a controller that detached) name slots of a counter region no longer
+ * mapped as cw_shm, and are not counted. */
+static uint32_t session_gen;
+
+void cw_hook_new_session(void)
+{
+	__atomic_fetch_add(&session_gen, 1, __ATOMIC_RELEASE);
+}
+
 static void unwound(struct cw_thread *t, uint32_t k)
 {
-	__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].c[t->shard].unwound, 1, __ATOMIC_RELAXED);
+	if (t->frames[k].gen == __atomic_load_n(&session_gen, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&cw_shm->slots[t->frames[k].slot].c[t->shard].unwound, 1, __ATOMIC_RELAXED);
 	if (t->frames[k].inst) {
 		inst_push(t->frames[k].inst);
 		t->frames[k].inst = NULL;
@@ -160,6 +172,32 @@ static void reg_lock(void)
 static void reg_unlock(void)
 {
 	__atomic_store_n(&threads_lock, 0, __ATOMIC_RELEASE);
+}
+
+void cw_hook_fork_prepare(void)
+{
+	reg_lock();
+}
+
+void cw_hook_fork_parent(void)
+{
+	reg_unlock();
+}
+
+void cw_hook_fork_child(void)
+{
+	/* the other threads do not exist here: their states go (the lock was taken in prepare) */
+	struct cw_thread *t = threads, *me = cw_tls;
+	while (t) {
+		struct cw_thread *next = t->next;
+		if (t != me)
+			munmap(t, sizeof(*t));
+		t = next;
+	}
+	threads = me;
+	if (me)
+		me->next = me->prev = NULL;
+	reg_unlock();
 }
 
 static void thread_gone(void *p)
@@ -194,6 +232,8 @@ void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots)
 		for (uint32_t k = 0; k < d && k < CW_STACK_FRAMES; k++) {
 			const struct cw_frame *f = &t->frames[k];
 			int32_t slot = f->slot;
+			if (f->gen != session_gen)
+				continue;
 			struct cw_inst *in = f->inst;
 			uint64_t t0 = in ? in->t0 : f->t0;
 			if (slot >= 0 && (uint32_t)slot < nslots && t0 && t0 < now)
@@ -496,6 +536,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 	f->slot = slot;
 	f->site = site;
 	f->caller = caller;
+	f->gen = __atomic_load_n(&session_gen, __ATOMIC_RELAXED);
 	f->child = 0;
 	f->restored = 0;
 	/* publish the frame before the return address points at the trampoline: a signal handler on this
@@ -544,18 +585,21 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 		dur = now - f->t0;
 		ret = f->ret;
 	}
+	if (i > 1)
+		t->frames[i - 2].child += dur;
+	if (__builtin_expect(f->gen != __atomic_load_n(&session_gen, __ATOMIC_RELAXED), 0))
+		goto done; /* opened under an earlier controller: its slot is not this one's */
 	struct cw_agent_ctr *c = &cw_shm->slots[f->slot].c[t->shard];
 	__atomic_fetch_add(&c->calls, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&c->incl_ticks, dur, __ATOMIC_RELAXED);
 	if (f->child)
 		__atomic_fetch_add(&c->child_ticks, f->child < dur ? f->child : dur, __ATOMIC_RELAXED);
-	if (i > 1)
-		t->frames[i - 2].child += dur;
 	if (f->caller >= 0) {
 		struct cw_agent_caller_count *cc = &cw_shm->slots[f->slot].callers[f->caller];
 		__atomic_fetch_add(&cc->calls, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&cc->ticks, dur, __ATOMIC_RELAXED);
 	}
+done:
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->depth = i - 1;
 	return ret;

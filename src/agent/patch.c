@@ -159,18 +159,6 @@ int cw_patch_init(char *err, size_t errlen)
 	return 0;
 }
 
-/* In the child of a fork: /proc/self/mem opened before the fork still names the parent's memory (a
- * patch written through it would land in the parent), and the membarrier registration is the parent
- * process's: both are made again for the child. Called from the atfork child handler (one thread). */
-void cw_patch_after_fork(void)
-{
-	if (mem_fd < 0)
-		return;
-	close(mem_fd);
-	mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	sync_core_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0;
-}
-
 /* A stub slot within +-2 GB of SITE (minus margins), from an arena near it or a new one. */
 static uint64_t arena_alloc(uint64_t site)
 {
@@ -220,6 +208,21 @@ static void stage(uint32_t i, const uint8_t bytes[CW_X86_JMP_LEN])
 	pend[npend] = i;
 	memcpy(pend_bytes[npend], bytes, CW_X86_JMP_LEN);
 	npend++;
+}
+
+/* In the child of a fork: /proc/self/mem opened before the fork still names the parent's memory (a
+ * patch written through it would land in the parent), and the membarrier registration is the parent
+ * process's: both are made again for the child. Called from the atfork child handler (one thread). */
+void cw_patch_after_fork(void)
+{
+	/* a fork between a prepare and its commit: the child's batch belongs to nobody */
+	batching = 0;
+	npend = 0;
+	if (mem_fd < 0)
+		return;
+	close(mem_fd);
+	mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	sync_core_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0;
 }
 
 /* The sites staged in the current batch: what a thread must not be in the middle of when they change. */

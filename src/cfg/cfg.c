@@ -625,7 +625,7 @@ static bool sweep(struct cw_cfg_obj *o, struct sweep *w, struct sitevec *sv, boo
 			continue;
 		w->ctl[idx] = 1;
 		struct cw_site tmp = { .addr = a, .len = in.length, .tail = !call, .in_cold = in_cold, .nr = -1 };
-		bool site;
+		bool site, reg_jmp = false;
 		ssize_t cold = -1;
 		/* not ZYDIS_ATTRIB_IS_RELATIVE: that is also set for jmp *GOT(%rip), a memory operand */
 		if (in.raw.imm[0].is_relative) {
@@ -643,10 +643,11 @@ static bool sweep(struct cw_cfg_obj *o, struct sweep *w, struct sitevec *sv, boo
 			if (ZYAN_FAILED(ZydisDecoderDecodeOperands(&o->g->dec, &ctx, &in, ops, in.operand_count_visible)))
 				continue;
 			site = classify_indirect(o, w, idx, &in, &ops[0], a, call, &tmp);
+			reg_jmp = !call && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER;
 		}
 		if (site) {
 			*site_add(sv) = tmp;
-			if (tmp.kind == CW_SITE_INDIRECT && !call && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+			if (tmp.kind == CW_SITE_INDIRECT && reg_jmp) {
 				if (w->npend == w->pendcap) {
 					w->pendcap = w->pendcap ? 2 * w->pendcap : 16;
 					w->pend = cw_realloc(w->pend, w->pendcap * sizeof(*w->pend));

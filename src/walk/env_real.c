@@ -123,14 +123,25 @@ static bool ours(const struct cw_walk_real *w, const struct cw_pstack *st)
 }
 
 /* Where a user stack leaves the C library's start-up: the index of its innermost __libc_start_call_main or
- * start_thread frame, or -1 when it has none (a stack that did not unwind to the start). */
+ * start_thread frame (__libc_start_main before glibc 2.34 called main itself), or -1 when it has none (a
+ * stack that did not unwind to the start). */
 static int start_frame(const struct cw_pstack *st)
 {
 	for (int i = 0; i < (int)st->nframes; i++)
 		if (!st->frames[i].kernel && (!strcmp(st->frames[i].name, "__libc_start_call_main") ||
-					      !strcmp(st->frames[i].name, "start_thread")))
+					      !strcmp(st->frames[i].name, "start_thread") ||
+					      !strcmp(st->frames[i].name, "__libc_start_main")))
 			return i;
 	return -1;
+}
+
+/* The agent's own control thread. */
+static bool agent_stack(const struct cw_pstack *st)
+{
+	for (uint32_t i = 0; i < st->nframes; i++)
+		if (st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent"))
+			return true;
+	return false;
 }
 
 /* Roots: the outermost user frame of each thread's stacks past the C library's glue: main, and thread
@@ -150,7 +161,8 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 	 * stacks exist, only they name roots. */
 	bool any_complete = false;
 	for (size_t s = 0; s < w->last.nstacks && !any_complete; s++)
-		any_complete = ours(w, &w->last.stacks[s]) && start_frame(&w->last.stacks[s]) >= 0;
+		any_complete = ours(w, &w->last.stacks[s]) && !agent_stack(&w->last.stacks[s]) &&
+			       start_frame(&w->last.stacks[s]) >= 0;
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
 		if (!ours(w, st))

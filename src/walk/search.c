@@ -122,6 +122,45 @@ static void refute_below(const struct cw_walk_env *env, struct cw_wnode *n)
 	}
 }
 
+static bool kid_kept(const struct cw_wnode *n)
+{
+	for (const struct cw_wnode *k = n->first_kid; k; k = k->next_sib)
+		if (k->kept)
+			return true;
+	return false;
+}
+
+static bool kids_decided(const struct cw_wnode *n);
+static bool kid_kept(const struct cw_wnode *n);
+
+/* A true node whose children are all decided: its own time is what they do not hold; it is a bottleneck
+ * when no child holds the threshold or its own time does. Children first: a node is created after its
+ * parent, so a parent sees its children finished in the same pass. A node waits while a refined child is
+ * still measured (a child is read in its context only while its parent is instrumented, and may yet be
+ * refuted on a re-read), unless the search is over (FINAL). */
+static void finalize(const struct cw_walk_env *env, const struct cw_walk_opts *o, struct cw_walk_result *r,
+		     bool final)
+{
+	for (size_t i = r->nnodes; i > 0; i--) {
+		struct cw_wnode *n = r->nodes[i - 1];
+		if (n->state != CW_WS_TRUE || !n->expanded || !n->kept || !kids_decided(n) || n->lows ||
+		    (!final && kid_kept(n)))
+			continue;
+		bool any_true = false;
+		n->kids_share = 0;
+		for (struct cw_wnode *k = n->first_kid; k; k = k->next_sib) {
+			if (k->state == CW_WS_TRUE || k->state == CW_WS_FALSE)
+				n->kids_share += k->share;
+			any_true |= k->state == CW_WS_TRUE;
+		}
+		n->self_share = n->share > n->kids_share ? n->share - n->kids_share : 0;
+		if (!any_true || n->self_share >= o->threshold)
+			n->verdict = true;
+		n->kept = false;
+		remove_one(env, n);
+	}
+}
+
 static bool kids_decided(const struct cw_wnode *n)
 {
 	for (const struct cw_wnode *k = n->first_kid; k; k = k->next_sib)
@@ -354,30 +393,16 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 				refute_below(env, n);
 			}
 		}
-		/* a true node whose children are all decided: its own time is what they do not hold */
-		for (size_t i = 0; i < r->nnodes; i++) {
-			struct cw_wnode *n = r->nodes[i];
-			if (n->state != CW_WS_TRUE || !n->expanded || !n->kept || !kids_decided(n) || n->lows)
-				continue;
-			bool any_true = false;
-			n->kids_share = 0;
-			for (struct cw_wnode *k = n->first_kid; k; k = k->next_sib) {
-				if (k->state == CW_WS_TRUE || k->state == CW_WS_FALSE)
-					n->kids_share += k->share;
-				any_true |= k->state == CW_WS_TRUE;
-			}
-			n->self_share = n->share > n->kids_share ? n->share - n->kids_share : 0;
-			if (!any_true || n->self_share >= o.threshold)
-				n->verdict = true;
-			n->kept = false;
-			remove_one(env, n);
-		}
+		finalize(env, &o, r, false);
 		if (rr == 1) {
 			r->target_exited = true;
 			snprintf(r->note, sizeof(r->note), "the program exited during the search; what was found until then is shown");
 			break;
 		}
 	}
+	/* the search ended (time limit, exit): true nodes whose children are all decided are judged now, even
+	 * with refined children still measured */
+	finalize(env, &o, r, true);
 	/* nothing stays inserted */
 	for (size_t i = 0; i < r->nnodes; i++)
 		if (r->nodes[i]->inserted)
