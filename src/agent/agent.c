@@ -284,6 +284,7 @@ __attribute__((visibility("default"))) int cw_agent_start(const char *dir, int w
 		 * reset SIGTRAP since, and the removal writes int3 first) */
 		if (!cw_patch_ensure_trap(err, sizeof(err)))
 			cw_patch_remove_all();
+		cw_hook_forked_attach();
 		forked = 0;
 	}
 	/* frames opened under an earlier controller (a fork's parent's, or before a detach) hold its slot

@@ -38,7 +38,8 @@ void cw_hook_thread_busy(void) CW_HIDDEN; /* the calling thread (the agent's own
 void cw_hook_fork_prepare(void) CW_HIDDEN; /* pthread_atfork: the thread registry is not held across a fork */
 void cw_hook_fork_parent(void) CW_HIDDEN;
 void cw_hook_fork_child(void) CW_HIDDEN;  /* only the forking thread exists: the registry holds it alone */
-void cw_hook_new_session(void) CW_HIDDEN; /* a controller starts: frames opened before are not counted */
+void cw_hook_new_session(void) CW_HIDDEN;
+void cw_hook_forked_attach(void) CW_HIDDEN; /* a controller of a fork's child's own: shards free again */ /* a controller starts: frames opened before are not counted */
 int cw_hook_set_pool(int kind, uint32_t nr) CW_HIDDEN; /* enum cw_agent_pool; before any patching */
 int cw_hook_pool(void) CW_HIDDEN; /* the source in use (a later attach cannot change it) */
 void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots) CW_HIDDEN;

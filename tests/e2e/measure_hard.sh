@@ -15,6 +15,8 @@ expect() { local got; got=$(calls "$1" "${3:-calls}"); [ "$got" = "$2" ] || { ca
 
 for V in gcc-O2 clang-O2-cet gcc-O0; do
 	run $V work threads 8 20000;		expect work 160000
+	# more threads than counter shards: the first take a shard each (plain adds), the rest share one
+	run $V work threads 24 5000;		expect work 120000
 	run $V leaf,in_handler,work signal 3000
 	h=$(sed -n 's/.*handled \([0-9]*\).*/\1/p' "$TMP/out")
 	expect leaf 3000; expect work 3000; expect in_handler "$h"
