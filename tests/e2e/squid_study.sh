@@ -30,7 +30,13 @@ grep -Eq "^rock: mean [0-9]+ req/s over 1 runs" "$TMP/out/summary.txt" || { cat 
 # every throughput run was served: a dead origin would answer errors fast and look like a speed-up
 ! grep -q "Non-2xx\|Socket errors" "$TMP"/out/wrk-ufs-1.txt "$TMP"/out/wrk-rock-1.txt || fail "load runs got errors: $(grep -h "Non-2xx\|Socket errors" "$TMP"/out/wrk-*-1.txt)"
 # squid survived the walk, which searched below its event loop; every verdict leads from main
-! grep -q "died before it was stopped" "$TMP/out/summary.txt" || fail "squid died: $(grep died "$TMP/out/summary.txt")"
+if grep -q "died before it was stopped" "$TMP/out/summary.txt"; then
+	# what it said, and where it was, for whoever reads the CI log
+	tail -15 "$TMP"/out/cache-walk.log 2>/dev/null
+	core=$(ls "$TMP"/out/core-walk 2>/dev/null)
+	[ -n "$core" ] && command -v gdb >/dev/null && gdb -batch -ex "thread apply all bt 25" "$(command -v squid || echo /usr/sbin/squid)" "$core" 2>/dev/null | grep -E "^#|^Thread" | head -60
+	fail "squid died: $(grep died "$TMP/out/summary.txt")"
+fi
 [ -s "$TMP/out/walk.json" ] || fail "no walk JSON: $(cat "$TMP/out/walk.txt" "$TMP/out/walk.err" 2>/dev/null | tail -5)"
 json_check "$TMP/out/walk.json" "not d['search']['target_exited'] and d['search']['experiments'] >= 3"
 json_check "$TMP/out/walk.json" "any(n['function'] == 'EventLoop::runOnce' and n['state'] in ('refined', 'BOTTLENECK') for n in d['nodes'])"
