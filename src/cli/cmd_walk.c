@@ -168,14 +168,11 @@ int cmd_walk(int argc, char **argv)
 	}
 	cw_walk_run(env, &o, &res);
 	size_t nl = strlen(res.note);
-	if (busy_other && nl + 2 < sizeof(res.note))
-		snprintf(res.note + nl, sizeof(res.note) - nl, "%s", nl ? "; " : "");
-	nl = strlen(res.note);
-	if (busy_other && nl + 2 < sizeof(res.note))
+	if (busy_other)
 		snprintf(res.note + nl, sizeof(res.note) - nl,
-			 "process %d (forked by the program) used %.0f%% of a CPU against %.0f%% for the walked one, "
+			 "%sprocess %d (forked by the program) used %.0f%% of a CPU against %.0f%% for the walked one, "
 			 "and only the walked one is searched: walk it with 'crosswalk walk -p %d'",
-			 (int)other, other_cpu * 100, own_cpu * 100, (int)other);
+			 nl ? "; " : "", (int)other, other_cpu * 100, own_cpu * 100, (int)other);
 	if (stop_sig) {
 interrupted:
 		fprintf(stderr, "crosswalk: interrupted; instrumentation removed\n");

@@ -167,10 +167,7 @@ static int real_roots(void *ctx, struct cw_wcand **out, size_t *n)
 		const struct cw_pstack *st = &w->last.stacks[s];
 		if (!ours(w, st))
 			continue;
-		bool agent = false;
-		for (uint32_t i = 0; i < st->nframes; i++)
-			agent |= st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent");
-		if (agent) /* the agent's own control thread */
+		if (agent_stack(st))
 			continue;
 		/* past the C library's start-up: the frame after __libc_start_call_main (main, named or not) or
 		 * after start_thread (a thread's start routine) */
@@ -233,16 +230,26 @@ static bool fault_entry(const struct cw_pstack *st, int from)
 	return false;
 }
 
+/* The static call sites of the user function NAME (its object in *OBJP when asked), or false. */
+static bool node_sites(struct cw_walk_real *w, const char *name, struct cw_cfg_obj **objp, const struct cw_site **sites,
+		       size_t *ns)
+{
+	struct cw_cfg_obj *obj = NULL;
+	const struct cw_func *f = NULL;
+	if (!w->scope || cw_cfg_scope_find(w->scope, name, &obj, &f) < 0 || !obj || cw_cfg_callees(obj, f, sites, ns) < 0)
+		return false;
+	if (objp)
+		*objp = obj;
+	return true;
+}
+
 /* Does the user function of NODE end in an indirect tail call (jmp *%rax: a virtual call or a function
  * pointer called last, as squid's AsyncCall::make calls fire())? */
 static bool indirect_tail(struct cw_walk_real *w, const struct cw_wnode *node)
 {
-	struct cw_cfg_obj *obj = NULL;
-	const struct cw_func *f = NULL;
 	const struct cw_site *sites;
 	size_t ns;
-	if (!w->scope || cw_cfg_scope_find(w->scope, node->name, &obj, &f) < 0 || !obj ||
-	    cw_cfg_callees(obj, f, &sites, &ns) < 0)
+	if (!node_sites(w, node->name, NULL, &sites, &ns))
 		return false;
 	for (size_t i = 0; i < ns; i++)
 		if (sites[i].kind == CW_SITE_INDIRECT && sites[i].tail)
@@ -258,7 +265,7 @@ static void observed(struct cw_walk_real *w, const struct cw_wnode *node, struct
 	const char *sname = node->kind == CW_WK_SYSCALL ? node->name + 4 : NULL;
 	/* a function that a node tail-calls through a pointer replaced the node's frame: the profile shows it
 	 * right under the node's parent. Those are candidates too; measured, their calls through the node are
-	 * told from the parent's own by the return address (the node's trampoline, see context_share). */
+	 * told from the parent's own by their nearest instrumented caller (context_read). */
 	const char *tail_parent = node->kind == CW_WK_USER && node->parent && node->parent->kind == CW_WK_USER &&
 					  indirect_tail(w, node)
 				  ? node->parent->label
@@ -312,12 +319,9 @@ static void observed(struct cw_walk_real *w, const struct cw_wnode *node, struct
 /* Does NODE's own code (not a callee's) hold a syscall instruction for system call NAME? */
 static bool makes_syscall(struct cw_walk_real *w, const struct cw_wnode *node, const char *name)
 {
-	struct cw_cfg_obj *obj = NULL;
-	const struct cw_func *f = NULL;
 	const struct cw_site *sites;
 	size_t ns;
-	if (!w->scope || cw_cfg_scope_find(w->scope, node->name, &obj, &f) < 0 || !obj ||
-	    cw_cfg_callees(obj, f, &sites, &ns) < 0)
+	if (!node_sites(w, node->name, NULL, &sites, &ns))
 		return false;
 	for (size_t i = 0; i < ns; i++)
 		if (sites[i].kind == CW_SITE_SYSCALL && sites[i].callee && !strcmp(sites[i].callee, name))
@@ -330,13 +334,10 @@ static void static_callees(struct cw_walk_real *w, const struct cw_wnode *node, 
 			   size_t *cap)
 {
 	struct cw_cfg_obj *obj = NULL;
-	const struct cw_func *f = NULL;
 	const struct cw_site *sites;
 	size_t ns;
 
-	if (!w->scope || cw_cfg_scope_find(w->scope, node->name, &obj, &f) < 0 || !obj)
-		return;
-	if (cw_cfg_callees(obj, f, &sites, &ns) < 0)
+	if (!node_sites(w, node->name, &obj, &sites, &ns))
 		return;
 	for (size_t i = 0; i < ns; i++) {
 		const struct cw_site *s = &sites[i];
@@ -810,12 +811,12 @@ static void context_share(struct cw_walk_real *w, const struct cw_wnode *node, s
 		struct cw_cfg_obj *obj, *obj2;
 		const struct cw_func *f, *f2;
 		all += calls[i];
+		bool found = cw_cfg_scope_func_at(w->scope, rets[i] - 1, &obj, &f) == 0 && f->name;
 		/* an instrumented function T tail-called this one: the agent counts it as T's entry + 1 (no
 		 * real return address is one byte past a function's start). T called from the parent: the
 		 * parent's, unless T is a refined node under the parent, which holds those calls (one only
 		 * being tested may not: its share decides that) */
-		if (cw_cfg_scope_func_at(w->scope, rets[i] - 1, &obj, &f) == 0 && f->name &&
-		    (cw_cfg_scope_func_at(w->scope, rets[i] - 2, &obj2, &f2) < 0 || f2 != f)) {
+		if (found && (cw_cfg_scope_func_at(w->scope, rets[i] - 2, &obj2, &f2) < 0 || f2 != f)) {
 			bool sibling = false;
 			for (const struct cw_wnode *k = node->parent->first_kid; k && !sibling; k = k->next_sib)
 				sibling = k != node && k->kind == CW_WK_USER && k->state == CW_WS_TRUE &&
@@ -826,8 +827,7 @@ static void context_share(struct cw_walk_real *w, const struct cw_wnode *node, s
 		}
 		/* a return address in no function of the program is the agent's return trampoline: an
 		 * instrumented caller (the parent, being measured too) tail-called this function */
-		if (cw_cfg_scope_func_at(w->scope, rets[i] - 1, &obj, &f) < 0 || !f->name ||
-		    strstr(cw_cfg_obj_path(obj), "libcrosswalk-agent") || !strcmp(f->name, node->parent->label) ||
+		if (!found || strstr(cw_cfg_obj_path(obj), "libcrosswalk-agent") || !strcmp(f->name, node->parent->label) ||
 		    (via && !strcmp(f->name, via)))
 			mine += calls[i];
 	}
@@ -960,10 +960,7 @@ int cw_walk_real_busiest_other(struct cw_walk_real *w, pid_t *other, double *oth
 	refresh_profile(w, true);
 	for (size_t s = 0; s < w->last.nstacks; s++) {
 		const struct cw_pstack *st = &w->last.stacks[s];
-		bool agent = false;
-		for (uint32_t i = 0; i < st->nframes; i++)
-			agent |= st->frames[i].obj && strstr(st->frames[i].obj, "libcrosswalk-agent");
-		if (st->idle || agent)
+		if (st->idle || agent_stack(st))
 			continue;
 		if (ours(w, st)) {
 			own += st->samples;

@@ -131,7 +131,6 @@ static bool kid_kept(const struct cw_wnode *n)
 }
 
 static bool kids_decided(const struct cw_wnode *n);
-static bool kid_kept(const struct cw_wnode *n);
 
 /* A true node whose children are all decided: its own time is what they do not hold; it is a bottleneck
  * when no child holds the threshold or its own time does. Children first: a node is created after its
@@ -322,10 +321,9 @@ int cw_walk_run(const struct cw_walk_env *env, const struct cw_walk_opts *oin, s
 		/* a system call made by its parent's own code (a wrapper) is charged with the parent's time in
 		 * the same interval: the rest is the kernel's entry and exit and the wait for a CPU after it */
 		for (size_t i = 0; i < ns; i++) {
+			/* the inserted nodes are exactly the ones read in this interval */
 			struct cw_wnode *n = set[i], *pa = n->parent;
-			bool pa_read = false;
-			for (size_t j = 0; j < ns && pa && !pa_read; j++)
-				pa_read = set[j] == pa;
+			bool pa_read = pa && pa->inserted;
 			n->absorbed = 0;
 			if (!n->absorbs || n->share <= 0)
 				continue;
