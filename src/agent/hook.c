@@ -407,15 +407,16 @@ static inline uint64_t site_ret(const struct cw_thread *t, const uint64_t *retp)
 	return ret;
 }
 
-/* The entry of S's callers table for KEY (claimed when new), or -1 when the table is full. */
-static inline int32_t caller_entry(struct cw_agent_slot *s, uint64_t key)
+/* The index of KEY in a small table of N entries STRIDE bytes apart whose first field is a key (0: free),
+ * claimed when new; -1 when the table is full. Threads race to claim: a lost race rereads the winner's key. */
+static inline int32_t table_entry(void *table, size_t stride, int n, uint64_t key)
 {
-	for (int i = 0; i < CW_AGENT_CALLERS_PER_SLOT; i++) {
-		uint64_t cur = __atomic_load_n(&s->callers[i].key, __ATOMIC_RELAXED);
+	for (int i = 0; i < n; i++) {
+		uint64_t *k = (uint64_t *)((char *)table + (size_t)i * stride);
+		uint64_t cur = __atomic_load_n(k, __ATOMIC_RELAXED);
 		if (cur == 0) {
 			uint64_t zero = 0;
-			if (__atomic_compare_exchange_n(&s->callers[i].key, &zero, key, 0, __ATOMIC_RELAXED,
-							__ATOMIC_RELAXED))
+			if (__atomic_compare_exchange_n(k, &zero, key, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				return i;
 			cur = zero;
 		}
@@ -425,23 +426,20 @@ static inline int32_t caller_entry(struct cw_agent_slot *s, uint64_t key)
 	return -1;
 }
 
+_Static_assert(offsetof(struct cw_agent_site_count, ret) == 0, "sites are keyed by their first field");
+_Static_assert(offsetof(struct cw_agent_caller_count, key) == 0, "callers are keyed by their first field");
+
+/* The entry of S's callers table for KEY, or -1 when the table is full. */
+static inline int32_t caller_entry(struct cw_agent_slot *s, uint64_t key)
+{
+	return table_entry(s->callers, sizeof(s->callers[0]), CW_AGENT_CALLERS_PER_SLOT, key);
+}
+
 static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
 {
-	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++) {
-		uint64_t cur = __atomic_load_n(&s->sites[i].ret, __ATOMIC_RELAXED);
-		if (cur == 0) {
-			uint64_t zero = 0;
-			if (!__atomic_compare_exchange_n(&s->sites[i].ret, &zero, ret, 0, __ATOMIC_RELAXED,
-							 __ATOMIC_RELAXED))
-				cur = zero;
-			else
-				cur = ret;
-		}
-		if (cur == ret) {
-			__atomic_fetch_add(&s->sites[i].calls, 1, __ATOMIC_RELAXED);
-			return;
-		}
-	}
+	int32_t i = table_entry(s->sites, sizeof(s->sites[0]), CW_AGENT_SITES_PER_SLOT, ret);
+	if (i >= 0)
+		__atomic_fetch_add(&s->sites[i].calls, 1, __ATOMIC_RELAXED);
 }
 
 /* Unwinding and the shadow stack.

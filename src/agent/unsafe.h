@@ -13,6 +13,8 @@
  * return trampoline). */
 static inline const char *cw_unsafe_to_instrument(const char *name)
 {
+	static const char twice[] = "it returns twice (the saved context would return into a frame already gone)";
+	static const char vfork_why[] = "it returns twice on one stack (the child would return through the parent's frame)";
 	static const struct {
 		const char *name;
 		int prefix;
@@ -20,15 +22,15 @@ static inline const char *cw_unsafe_to_instrument(const char *name)
 	} list[] = {
 		{ "_Unwind_", 1, "the unwinder finds its caller through its own return address (an exception would abort)" },
 		{ "__cxa_begin_catch", 0, "the agent hooks it to know when an exception is caught" },
-		{ "setjmp", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "_setjmp", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "__setjmp", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "sigsetjmp", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "__sigsetjmp", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "getcontext", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "swapcontext", 0, "it returns twice (the saved context would return into a frame already gone)" },
-		{ "vfork", 0, "it returns twice on one stack (the child would return through the parent's frame)" },
-		{ "__vfork", 0, "it returns twice on one stack (the child would return through the parent's frame)" },
+		{ "setjmp", 0, twice },
+		{ "_setjmp", 0, twice },
+		{ "__setjmp", 0, twice },
+		{ "sigsetjmp", 0, twice },
+		{ "__sigsetjmp", 0, twice },
+		{ "getcontext", 0, twice },
+		{ "swapcontext", 0, twice },
+		{ "vfork", 0, vfork_why },
+		{ "__vfork", 0, vfork_why },
 		{ "_dl_runtime_", 1, "the lazy-binding resolver is entered with no return address on top of the stack" },
 		{ "__restore_rt", 0, "the signal return trampoline is not called, it is returned into" },
 	};
