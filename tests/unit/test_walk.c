@@ -186,13 +186,30 @@ static void path_of(const struct cw_wnode *v, char *buf, size_t len)
 		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", p[i]->name, i ? ">" : "");
 }
 
-static void run_sim(struct sim *s, struct cw_walk_result *r)
+/* The search over S with its default options, or with at most MAX_BATCH nodes an experiment (0: default). */
+static void run_sim_batch(struct sim *s, int max_batch, struct cw_walk_result *r)
 {
 	struct cw_walk_env e = env_for(s);
 	struct cw_walk_opts o;
 	cw_walk_opts_default(&o);
+	if (max_batch)
+		o.max_batch = max_batch;
 	assert_int_equal(cw_walk_run(&e, &o, r), 0);
 	assert_int_equal(s->inserted, 0); /* everything removed */
+}
+
+static void run_sim(struct sim *s, struct cw_walk_result *r)
+{
+	run_sim_batch(s, 0, r);
+}
+
+/* R has one verdict, and its path (labels joined with ">") is WANT */
+static void assert_one_verdict(const struct cw_walk_result *r, const char *want)
+{
+	char p[256];
+	assert_int_equal(r->nverdicts, 1);
+	path_of(r->verdicts[0], p, sizeof(p));
+	assert_string_equal(p, want);
 }
 
 static void deep_cpu_user(void **st)
@@ -208,11 +225,8 @@ static void deep_cpu_user(void **st)
 	};
 	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
 	struct cw_walk_result r;
-	char p[256];
 	run_sim(&s, &r);
-	assert_int_equal(r.nverdicts, 1);
-	path_of(r.verdicts[0], p, sizeof(p));
-	assert_string_equal(p, "main>run>step>crunch");
+	assert_one_verdict(&r, "main>run>step>crunch");
 	assert_string_equal(cw_walk_verdict_kind(r.verdicts[0]), "cpu-user");
 	assert_true(r.verdicts[0]->share > 0.74 && r.verdicts[0]->share < 0.76);
 	/* refuted nodes were tested and lost their instrumentation */
@@ -238,11 +252,9 @@ static void into_kernel_blocked(void **st)
 	};
 	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
 	struct cw_walk_result r;
-	char p[256], sent[512];
+	char sent[512];
 	run_sim(&s, &r);
-	assert_int_equal(r.nverdicts, 1);
-	path_of(r.verdicts[0], p, sizeof(p));
-	assert_string_equal(p, "main>serve>wait_input>read>sys:read>k:ksys_read>k:vfs_read>k:pipe_read>k:schedule");
+	assert_one_verdict(&r, "main>serve>wait_input>read>sys:read>k:ksys_read>k:vfs_read>k:pipe_read>k:schedule");
 	assert_string_equal(cw_walk_verdict_kind(r.verdicts[0]), "blocked");
 	assert_string_equal(cw_walk_wait_class(r.verdicts[0]), "a pipe or socket read");
 	cw_walk_sentence(r.verdicts[0], sent, sizeof(sent));
@@ -289,12 +301,9 @@ static void spread_and_untestable(void **st)
 	};
 	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
 	struct cw_walk_result r;
-	char p[64];
 	run_sim(&s, &r);
 	/* no callee holds 20%: the verdict is work, whose time is spread */
-	assert_int_equal(r.nverdicts, 1);
-	path_of(r.verdicts[0], p, sizeof(p));
-	assert_string_equal(p, "main>work");
+	assert_one_verdict(&r, "main>work");
 	for (size_t i = 0; i < r.nnodes; i++)
 		if (!strcmp(r.nodes[i]->name, "tiny")) {
 			assert_int_equal(r.nodes[i]->state, CW_WS_UNTESTABLE);
@@ -320,17 +329,9 @@ static void prior_orders_batches(void **st)
 	};
 	for (int with = 0; with < 2; with++) {
 		struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" }, .with_prior = with };
-		struct cw_walk_env e = env_for(&s);
-		struct cw_walk_opts o;
 		struct cw_walk_result r;
-		char p[64];
-		cw_walk_opts_default(&o);
-		o.max_batch = 2;
-		assert_int_equal(cw_walk_run(&e, &o, &r), 0);
-		assert_int_equal(s.inserted, 0);
-		assert_int_equal(r.nverdicts, 1);
-		path_of(r.verdicts[0], p, sizeof(p));
-		assert_string_equal(p, "main>loop>callback");
+		run_sim_batch(&s, 2, &r);
+		assert_one_verdict(&r, "main>loop>callback");
 		int loop = 7, callback = 8;
 		if (with) {
 			assert_int_equal(s.first_run[loop], 2); /* right after main's own experiment */
@@ -354,11 +355,8 @@ static void refuted_when_it_fades(void **st)
 	};
 	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
 	struct cw_walk_result r;
-	char p[64];
 	run_sim(&s, &r);
-	assert_int_equal(r.nverdicts, 1);
-	path_of(r.verdicts[0], p, sizeof(p));
-	assert_string_equal(p, "main>b");
+	assert_one_verdict(&r, "main>b");
 	for (size_t i = 0; i < r.nnodes; i++)
 		if (!strcmp(r.nodes[i]->name, "a"))
 			assert_int_equal(r.nodes[i]->state, CW_WS_FALSE);
@@ -377,11 +375,8 @@ static void wrapper_charged_to_its_syscall(void **st)
 	};
 	struct sim s = { fns, sizeof(fns) / sizeof(fns[0]), { "main" } };
 	struct cw_walk_result r;
-	char p[64];
 	run_sim(&s, &r);
-	assert_int_equal(r.nverdicts, 1);
-	path_of(r.verdicts[0], p, sizeof(p));
-	assert_string_equal(p, "main>send_all>write>sys:write");
+	assert_one_verdict(&r, "main>send_all>write>sys:write");
 	assert_string_equal(cw_walk_verdict_kind(r.verdicts[0]), "cpu-kernel");
 	assert_true(r.verdicts[0]->share > 0.44 && r.verdicts[0]->share < 0.46);
 	assert_true(r.verdicts[0]->absorbed > 0.24 && r.verdicts[0]->absorbed < 0.26);
