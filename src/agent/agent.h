@@ -30,7 +30,9 @@ extern struct cw_agent_shm *cw_shm CW_HIDDEN;
 extern int cw_count_sites CW_HIDDEN;
 
 /* hook.c */
-/* ARG0: the function's first argument (the exception object, for the unwinder hooks) */
+/* ARG0: the function's first argument (the exception object, for the unwinder hooks). Returns where the
+ * function goes on (its stub + CW_X86_STUB_ORIG_OFF), with bit 0 set when its exit is timed: the real
+ * return address is then saved and the slot RETP holds cw_x86_ret_tramp (see tramp.S). */
 uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0) CW_HIDDEN;
 uint64_t cw_agent_on_exit(uint64_t *retp) CW_HIDDEN;
 void cw_hook_init_main(void) CW_HIDDEN;	 /* on the main thread, before any patching */

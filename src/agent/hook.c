@@ -520,27 +520,44 @@ static void unwind_caught(struct cw_thread *t, uint64_t *catch_retp, uint64_t ex
 	t->unwinds = level - 1;
 }
 
+/* a broken invariant on the hook's path, where nothing can be unwound: say what, and stop */
+#define agent_die(msg)                                                                                       \
+	do {                                                                                                 \
+		static const char m_[] = "crosswalk agent: " msg "; aborting\n";                             \
+		(void)!write(2, m_, sizeof(m_) - 1);                                                         \
+		abort();                                                                                     \
+	} while (0)
+
+static __attribute__((noreturn, noinline, cold)) void bad_site(void)
+{
+	agent_die("entry through an unknown stub");
+}
+
 uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 {
 	struct cw_thread *t = cw_tls;
 	int32_t slot;
 
+	if (__builtin_expect(site >= CW_MAX_SITES, 0))
+		bad_site();
+	/* where the function goes on, whatever happens here: its relocated first instructions */
+	uint64_t cont = cw_sites[site].stub + CW_X86_STUB_ORIG_OFF;
 	if (__builtin_expect(!t, 0)) {
 		if (cw_tls_state != 0)
-			return 0;
+			return cont;
 		t = (struct cw_thread *)cw_x86_call_fpsafe(thread_init_u64);
 		if (!t)
-			return 0;
+			return cont;
 	}
-	if (t->busy || site >= CW_MAX_SITES)
-		return 0;
+	if (t->busy)
+		return cont;
 	slot = cw_sites[site].slot;
 	if (slot < 0) {
 		if (slot == CW_SLOT_UNWIND)
 			unwind_begins(t, arg0);
 		else if (slot == CW_SLOT_CATCH)
 			unwind_caught(t, retp, arg0);
-		return 0; /* or removed while this thread was in the stub */
+		return cont; /* or removed while this thread was in the stub */
 	}
 	struct cw_agent_slot *s = &cw_shm->slots[slot];
 	if (cw_count_sites)
@@ -563,7 +580,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 		}
 	if (t->depth >= CW_STACK_FRAMES) {
 		ctr_add(t, &c->lost, 1);
-		return 0;
+		return cont;
 	}
 	if (cw_count_sites)
 		caller = caller_entry(s, t->depth && t->frames[t->depth - 1].slot >= 0
@@ -575,7 +592,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 		in = inst_pop();
 		if (!in) {
 			ctr_add(t, &c->lost, 1);
-			return 0;
+			return cont;
 		}
 		in->ret = *retp;
 	}
@@ -599,14 +616,12 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 	else
 		f->t0 = rdtsc();
 	*retp = (uint64_t)cw_x86_ret_tramp;
-	return 0;
+	return cont | 1; /* timed: the trampoline continues with a call (tramp.S) */
 }
 
 static __attribute__((noreturn, noinline)) void lost_frame(uint64_t *retp)
 {
-	static const char msg[] = "crosswalk agent: return through an unknown frame; aborting\n";
-	(void)!write(2, msg, sizeof(msg) - 1);
-	abort();
+	agent_die("return through an unknown frame");
 }
 
 uint64_t cw_agent_on_exit(uint64_t *retp)

@@ -7,7 +7,7 @@
  *          48 89 e5  mov %rsp,%rbp        cc  <rel32 of the jump> (2)         <stale bytes>     +-2 GB)
  *          48 83 ec  sub ...              e9  <rel32 of the jump> (3)  site+len: rest of the function
  *
- *   stub:  push $site; call *entry_common(%rip); lea 8(%rsp),%rsp; <displaced insns, relocated>;
+ *   stub:  push $site; jmp *entry_common(%rip); int3 x5; <displaced insns, relocated>;
  *          jmp site+len; .quad entry_common                    (layout: src/arch/x86_64/reloc.c)
  *
  * Why this is safe while other threads run the function (the same protocol as the kernel's text_poke_bp):

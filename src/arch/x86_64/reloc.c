@@ -9,8 +9,10 @@
  *
  *   stub (within +-2 GB of site, in the agent's code arena):
  *     +0   68 <id32>                 push $id
- *     +5   ff 15 <rel32>             call *entry_common(%rip)   saves registers, runs the C hook
- *     +11  48 8d 64 24 08            lea 8(%rsp),%rsp           drops the id, flags untouched
+ *     +5   ff 25 <rel32>             jmp *entry_common(%rip)    saves registers, runs the C hook, drops
+ *                                                               the id, comes back to +16 (a call when
+ *                                                               the exit is timed, else a jump)
+ *     +11  cc cc cc cc cc            never executed
  *     +16  <relocated displaced instructions>                   RIP-relative operands and branches fixed;
  *                                                               a call becomes push <original return
  *                                                               address>; jmp target
@@ -259,8 +261,10 @@ int cw_x86_stub_build(const struct cw_x86_patch *p, uint32_t id, uint64_t entry,
 
 	cw_x86w_init(&w, out, cap, out_addr);
 	cw_x86w_push_imm32(&w, id);
-	cw_x86w_call_rip_ind(&w, slot);
-	cw_x86w_lea_rsp(&w, 8);
+	cw_x86w_jmp_rip_ind(&w, slot);
+	for (int i = 0; i < 5; i++)
+		cw_x86w_bytes(&w, (const uint8_t[]){ CW_X86_INT3 }, 1);
+	_Static_assert(CW_X86_STUB_ORIG_OFF == 16, "push imm32 (5) + jmp *rel32(%rip) (6) + 5 bytes of int3");
 	cw_x86w_bytes(&w, reloc, (size_t)r);
 	cw_x86w_jmp(&w, p->site + p->len);
 	cw_x86w_align(&w, 8, CW_X86_INT3);

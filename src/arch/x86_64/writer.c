@@ -50,9 +50,9 @@ void cw_x86w_push_imm32(struct cw_x86w *w, uint32_t imm)
 	cw_x86w_bytes(w, &imm, 4);
 }
 
-void cw_x86w_call_rip_ind(struct cw_x86w *w, uint64_t slot)
+void cw_x86w_jmp_rip_ind(struct cw_x86w *w, uint64_t slot)
 {
-	static const uint8_t op[] = { 0xff, 0x15 };
+	static const uint8_t op[] = { 0xff, 0x25 };
 	cw_x86w_bytes(w, op, 2);
 	put_rel32(w, slot, 0);
 }

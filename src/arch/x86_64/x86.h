@@ -45,10 +45,11 @@ int cw_x86_relocate(const uint8_t *src, size_t n, uint64_t src_addr, uint8_t *ou
 		    uint64_t out_addr, char *err, size_t errlen);
 
 /* The per-function entry stub, at OUT_ADDR (within +-2 GB of the site):
- *   push $ID ; call *ENTRY(%rip) ; lea 8(%rsp),%rsp ; <relocated displaced instructions> ; jmp site+len ;
- *   .quad ENTRY
- * ENTRY (cw_x86_entry_common in tramp.S) saves the argument registers, calls the C hook with ID and the
- * address of the return-address slot, and returns to the stub. Returns the stub length or -errno. */
+ *   push $ID ; jmp *ENTRY(%rip) ; int3 x5 ; <relocated displaced instructions> ; jmp site+len ; .quad ENTRY
+ * ENTRY (cw_x86_entry_common in tramp.S) saves the registers, calls the C hook with ID and the address of
+ * the return-address slot, and continues at the stub's relocated instructions (stub + CW_X86_STUB_ORIG_OFF):
+ * with a call when the exit is timed, so that the function returns into the return trampoline through a
+ * return-stack-buffer entry of its own; with a jump otherwise. Returns the stub length or -errno. */
 #define CW_X86_STUB_MAX 96
 int cw_x86_stub_build(const struct cw_x86_patch *p, uint32_t id, uint64_t entry, uint8_t *out, size_t cap,
 		      uint64_t out_addr, char *err, size_t errlen);
@@ -71,7 +72,7 @@ struct cw_x86w {
 void cw_x86w_init(struct cw_x86w *w, uint8_t *buf, size_t cap, uint64_t addr);
 void cw_x86w_bytes(struct cw_x86w *w, const void *b, size_t n);
 void cw_x86w_push_imm32(struct cw_x86w *w, uint32_t imm);
-void cw_x86w_call_rip_ind(struct cw_x86w *w, uint64_t slot); /* call *slot(%rip) */
+void cw_x86w_jmp_rip_ind(struct cw_x86w *w, uint64_t slot);  /* jmp *slot(%rip) */
 void cw_x86w_lea_rsp(struct cw_x86w *w, int8_t off);	      /* lea off(%rsp),%rsp */
 void cw_x86w_jmp(struct cw_x86w *w, uint64_t target);	      /* e9 rel32 */
 void cw_x86w_call(struct cw_x86w *w, uint64_t target);	      /* e8 rel32 */
