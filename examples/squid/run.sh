@@ -1,14 +1,18 @@
 #!/bin/bash
 # The Squid case study: Debian's squid (ufs cache_dir) in front of an nginx origin on loopback, a cache-miss-heavy
-# load through it, `crosswalk walk` and an off-CPU profile of the running squid, then a configuration change that
+# load through it, `crosswalk walk` and an off-CPU profile of the running squid, then a change (of configuration, or of squid's code) that
 # targets what the walk named, with throughput measured before and after. Everything it starts is stopped on exit.
 #
-# usage: examples/squid/run.sh [--quick] [--out DIR] [--runs N] [--after STORE]
+# usage: examples/squid/run.sh [--quick] [--out DIR] [--runs N] [--after CONFIGS]
 #   --quick        short walk/profile/load (for the end-to-end test)
 #   --out DIR      keep the results here (default: squid-results/ in the current directory)
 #   --runs N       throughput runs per configuration (default 3, 1 with --quick)
-#   --after STORES the changed configurations, space-separated: rock (default: one database file, no file per
-#                  object), aufs (ufs with open/create/unlink in threads), diskd, mem (no cache_dir)
+#   --after CONFIGS the changed configurations, space-separated, each measured against Debian's squid with ufs:
+#                  rock (default: one database file, no file per object), aufs (ufs with open/create/unlink
+#                  in threads), diskd, mem (no cache_dir); reqbuf: the code change for what the walk names,
+#                  Debian's squid source built twice (build-squid.sh, about 10 minutes the first time), as shipped
+#                  (reqbuf4k) and with a 64 KB reply buffer (reqbuf64k), both ufs, measured against each
+#                  other and each walked once more
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CW=${CW:-$ROOT/build/crosswalk}
@@ -25,8 +29,9 @@ while [ $# -gt 0 ]; do
 done
 if [ $QUICK = 1 ]; then WALK_S=8 PROF_S=2 LOAD_S=3 RUNS=${RUNS:-1}; else WALK_S=30 PROF_S=5 LOAD_S=10 RUNS=${RUNS:-3}; fi
 for a in $AFTER; do
-	case "$a" in aufs|rock|diskd|mem) ;; *) echo "run.sh: --after takes aufs, rock, diskd or mem, not '$a'" >&2; exit 2 ;; esac
+	case "$a" in aufs|rock|diskd|mem|reqbuf) ;; *) echo "run.sh: --after takes aufs, rock, diskd, mem or reqbuf, not '$a'" >&2; exit 2 ;; esac
 done
+AFTER=$(echo " $AFTER " | sed 's/ reqbuf / reqbuf4k reqbuf64k /g')
 [ -x "$CW" ] || { echo "run.sh: $CW is not built (run make)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (crosswalk attaches with BPF and ptrace)" >&2; exit 2; }
 
@@ -35,6 +40,7 @@ missing=""
 command -v squid >/dev/null || [ -x /usr/sbin/squid ] || missing="$missing squid"
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
 command -v wrk >/dev/null || missing="$missing wrk"
+command -v curl >/dev/null || missing="$missing curl"
 if [ -n "$missing" ]; then
 	echo "installing:$missing"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing >/dev/null ||
@@ -43,6 +49,13 @@ if [ -n "$missing" ]; then
 	for s in squid nginx; do service "$s" stop >/dev/null 2>&1 || true; done
 fi
 SQUID=$(command -v squid || echo /usr/sbin/squid)
+# the code change: Debian's source, rebuilt as shipped and with the larger reply buffer (cached in /opt/cw-squid)
+for a in $AFTER; do
+	case "$a" in
+	reqbuf4k) SQUID_reqbuf4k=$("$ROOT/examples/squid/build-squid.sh" 4096) || exit 1 ;;
+	reqbuf64k) SQUID_reqbuf64k=$("$ROOT/examples/squid/build-squid.sh" 65536) || exit 1 ;;
+	esac
+done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 ulimit -c unlimited 2>/dev/null # a squid that crashes leaves a core to look at (moved into OUT)
@@ -107,8 +120,11 @@ wait_port "$OPORT" || { echo "run.sh: nginx did not start: $(tail -3 "$W/nginx/e
 
 # --- squid: one process (-N), cache_mem tiny so objects go to the disk store
 SPORT=$(free_port)
-squid_conf() { # STORE -> $W/squid.conf
-	local store=$1
+# a configuration is a store (Debian's squid) or a rebuilt squid (reqbuf*, with ufs)
+conf_store() { case "$1" in reqbuf*) echo ufs ;; *) echo "$1" ;; esac; }
+conf_squid() { case "$1" in reqbuf4k) echo "$SQUID_reqbuf4k" ;; reqbuf64k) echo "$SQUID_reqbuf64k" ;; *) echo "$SQUID" ;; esac; }
+squid_conf() { # CONFIG -> $W/squid.conf
+	local store; store=$(conf_store "$1")
 	mkdir -p "$W/cache-$store" "$W/log"
 	chown -R proxy:proxy "$W/cache-$store" "$W/log" 2>/dev/null
 	{
@@ -135,17 +151,22 @@ squid_conf() { # STORE -> $W/squid.conf
 		echo "max_filedescriptors 8192"
 	} > "$W/squid.conf"
 }
-start_squid() { # STORE
+start_squid() { # CONFIG
+	local sq; sq=$(conf_squid "$1")
 	squid_conf "$1"
-	"$SQUID" -N -z -f "$W/squid.conf" > "$W/log/z.out" 2>&1 ||
+	"$sq" -N -z -f "$W/squid.conf" > "$W/log/z.out" 2>&1 ||
 		{ echo "run.sh: squid -z failed: $(tail -3 "$W/log/z.out")" >&2; exit 1; }
-	"$SQUID" -N -f "$W/squid.conf" > "$W/log/squid.out" 2>&1 & SQUID_PID=$!
+	"$sq" -N -f "$W/squid.conf" > "$W/log/squid.out" 2>&1 & SQUID_PID=$!
 	wait_port "$SPORT" || { echo "run.sh: squid did not start: $(tail -3 "$W/log/cache.log")" >&2; exit 1; }
 	# the store is indexed after the port opens (rock reads its whole database): measure only after that
 	if [ "$1" != mem ]; then
 		for _ in $(seq 600); do grep -q "Finished rebuilding storage" "$W/log/cache.log" && break; sleep 0.1; done
 	fi
 	sleep 1
+	# a change must not break what squid serves: one object through it, compared with the origin's bytes
+	local u=$((RANDOM * 32768 + RANDOM)); local b="$W/www/blob/${u: -1}.bin"
+	curl -s -o "$W/check.bin" -x "http://127.0.0.1:$SPORT" "http://127.0.0.1:$OPORT/obj/$u" &&
+		cmp -s "$W/check.bin" "$b" || { echo "run.sh: squid ($1) served /obj/$u wrong: $(stat -c %s "$W/check.bin" 2>/dev/null || echo no) bytes for $(stat -c %s "$b")" >&2; exit 1; }
 }
 
 # --- load: wrk, one thread, 16 connections, each request for a URL never asked before (absolute-URI requests
@@ -165,14 +186,14 @@ check_misses() { # the load must be served by the origin: a cache hit would make
 	local st; st=$(grep -E "^  Non-2xx|Socket errors" "$1")
 	[ -z "$st" ] || echo "warning: $st" >&2
 }
-run_once() { # STORE LABEL: one throughput run on a fresh store, appended to summary.txt
-	local store=$1 r
+run_once() { # CONFIG LABEL: one throughput run on a fresh store, appended to summary.txt
+	local conf=$1 r
 	LABEL=$2
-	start_squid "$store"
+	start_squid "$conf"
 	r=$(load "$LOAD_S" "$OUT/wrk-$LABEL.txt"); check_misses "$OUT/wrk-$LABEL.txt"
-	echo "$LABEL ($store): ${r:-0} req/s" | tee -a "$OUT/summary.txt" >&2
+	echo "$LABEL ($conf): ${r:-0} req/s" | tee -a "$OUT/summary.txt" >&2
 	stop_squid
-	rm -rf "$W/cache-$store"
+	rm -rf "$W/cache-$(conf_store "$conf")"
 }
 measure() { # one run of ufs and of each changed store, RUNS times, interleaved: the machine's load drifts
 	local i a
@@ -186,19 +207,24 @@ measure() { # one run of ufs and of each changed store, RUNS times, interleaved:
 echo "squid $("$SQUID" -v | sed -n 's/^Squid Cache: Version //p'), origin nginx on 127.0.0.1:$OPORT, squid on 127.0.0.1:$SPORT; walk ${WALK_S}s, profile ${PROF_S}s, load ${LOAD_S}s x $RUNS runs" | tee -a "$OUT/summary.txt"
 
 
+walk_squid() { # NAME: walk the running squid into $OUT/NAME.{txt,json,err}
+	local rc=0
+	echo "walking squid (pid $SQUID_PID, $LABEL) for up to ${WALK_S}s" >&2
+	"$CW" walk -p "$SQUID_PID" -d "$WALK_S" --json "$OUT/$1.json" > "$OUT/$1.txt" 2> "$OUT/$1.err" || rc=$?
+	echo "walk exit $rc" >> "$OUT/$1.err"
+	# a walk that ends before its search (squid gone in the first second, an attach error) writes no JSON: say why
+	if [ ! -s "$OUT/$1.json" ]; then
+		echo "$1 wrote no JSON (exit $rc): $(cat "$OUT/$1.txt" "$OUT/$1.err" | grep -v "^walk exit\|^crosswalk: walking" | tail -1)" |
+			tee -a "$OUT/summary.txt" >&2
+	fi
+}
+
 # 2. walk and profile squid under load
 LABEL=walk
 start_squid ufs
 wrk -t1 -c16 -d$((WALK_S + 2 * PROF_S + 10))s -s "$W/miss.lua" "http://127.0.0.1:$SPORT/" > "$OUT/wrk-walk.txt" 2>&1 & LOAD_PID=$!
 sleep 1
-echo "walking squid (pid $SQUID_PID) for up to ${WALK_S}s" >&2
-rc=0; "$CW" walk -p "$SQUID_PID" -d "$WALK_S" --json "$OUT/walk.json" > "$OUT/walk.txt" 2> "$OUT/walk.err" || rc=$?
-echo "walk exit $rc" >> "$OUT/walk.err"
-# a walk that ends before its search (squid gone in the first second, an attach error) writes no JSON: say why
-if [ ! -s "$OUT/walk.json" ]; then
-	echo "walk wrote no JSON (exit $rc): $(cat "$OUT/walk.txt" "$OUT/walk.err" | grep -v "^walk exit\|^crosswalk: walking" | tail -1)" |
-		tee -a "$OUT/summary.txt" >&2
-fi
+walk_squid walk
 if ! kill -0 "$SQUID_PID" 2>/dev/null; then # the walk's instrumentation can kill it (docs/squid.md): the profile
 	stop_squid                               # is taken of a fresh squid under the same load
 	LABEL=profile; rm -rf "$W/cache-ufs"; start_squid ufs; sleep 1
@@ -211,15 +237,31 @@ kill -INT "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=""
 stop_squid
 rm -rf "$W/cache-ufs"
 
-# 3. throughput, before (ufs) and after (each changed store)
+# 3. throughput, before (ufs) and after (each changed configuration)
 measure
+# 4. the code change walked: what the walk names in the rebuilt squid, as shipped and with the larger buffer
+for a in $AFTER; do
+	case "$a" in reqbuf*) ;; *) continue ;; esac
+	LABEL=walk-$a
+	start_squid "$a"
+	wrk -t1 -c16 -d$((WALK_S + 10))s -s "$W/miss.lua" "http://127.0.0.1:$SPORT/" > "$OUT/wrk-$LABEL.txt" 2>&1 & LOAD_PID=$!
+	sleep 1
+	walk_squid "$LABEL"
+	kill -INT "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=""
+	stop_squid
+	rm -rf "$W/cache-ufs"
+done
 python3 - "$OUT/summary.txt" <<'PY' | tee -a "$OUT/summary.txt"
 import re, sys, collections
 runs = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     m = re.match(r"\S+-\d+ \((\w+)\): ([0-9.]+) req/s", line)
     if m: runs[m.group(1)].append(float(m.group(2)))
-for store, v in runs.items():
-    print(f"{store}: mean {sum(v)/len(v):.0f} req/s over {len(v)} runs (min {min(v):.0f}, max {max(v):.0f})")
+mean = {k: sum(v) / len(v) for k, v in runs.items()}
+for conf, v in runs.items():
+    # each change against its own baseline: Debian's squid with ufs, or the same source built as shipped
+    base = "reqbuf4k" if conf == "reqbuf64k" else "ufs"
+    ratio = f", {mean[conf] / mean[base]:.2f}x {base}" if conf not in ("ufs", "reqbuf4k") and mean.get(base) else ""
+    print(f"{conf}: mean {mean[conf]:.0f} req/s over {len(v)} runs (min {min(v):.0f}, max {max(v):.0f}){ratio}")
 PY
 echo "results in $OUT (walk.txt, walk.json, profile.txt, profile.folded, summary.txt)"
