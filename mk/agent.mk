@@ -19,7 +19,7 @@ $(B)/agent-obj/%.o: %.c
 
 $(B)/agent-obj/%.o: %.S
 	@mkdir -p $(@D)
-	$(CC) -c -fPIC $< -o $@
+	$(CC) -c -fPIC -Isrc -MMD -MP $< -o $@
 
 $(B)/libcrosswalk-agent.so: $(AGENT_OBJS)
 	$(CC) -shared -Wl,-z,now -Wl,-z,noexecstack -o $@ $(AGENT_OBJS) -lZydis -lpthread

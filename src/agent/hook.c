@@ -13,6 +13,7 @@
  * function's saved return address is the trampoline, so returning runs the exit hook twice, innermost
  * first). */
 #include "agent/agent.h"
+#include "agent/layout.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +36,7 @@
 static struct cw_objpool *inst_objpool;
 static struct cw_freelist *inst_freelist;
 #endif
-static int pool_kind; /* enum cw_agent_pool */
+int cw_pool_kind CW_HIDDEN; /* enum cw_agent_pool; read by tramp.S too */
 
 struct cw_inst {
 	uint64_t ret;
@@ -70,16 +71,50 @@ struct cw_thread {
 	struct cw_frame frames[CW_STACK_FRAMES];
 };
 
+/* what tramp.S's fast paths assume of these layouts (agent/layout.h) */
+#define CW_LAYOUT(type, field, off) _Static_assert(offsetof(type, field) == (off), #type "." #field)
+CW_LAYOUT(struct cw_thread, busy, CW_T_BUSY);
+CW_LAYOUT(struct cw_thread, shard, CW_T_SHARD);
+CW_LAYOUT(struct cw_thread, excl, CW_T_EXCL);
+CW_LAYOUT(struct cw_thread, depth, CW_T_DEPTH);
+CW_LAYOUT(struct cw_thread, stack_lo, CW_T_STACK_LO);
+CW_LAYOUT(struct cw_thread, stack_hi, CW_T_STACK_HI);
+CW_LAYOUT(struct cw_thread, frames, CW_T_FRAMES);
+_Static_assert(CW_STACK_FRAMES == CW_T_NFRAMES, "CW_T_NFRAMES");
+_Static_assert(sizeof(struct cw_frame) == 1u << CW_F_SHIFT, "sizeof(struct cw_frame)");
+CW_LAYOUT(struct cw_frame, ret, CW_F_RET);
+CW_LAYOUT(struct cw_frame, retp, CW_F_RETP);
+CW_LAYOUT(struct cw_frame, t0, CW_F_T0);
+CW_LAYOUT(struct cw_frame, child, CW_F_CHILD);
+CW_LAYOUT(struct cw_frame, slot, CW_F_SLOT);
+CW_LAYOUT(struct cw_frame, site, CW_F_SITE);
+CW_LAYOUT(struct cw_frame, caller, CW_F_CALLER);
+CW_LAYOUT(struct cw_frame, restored, CW_F_RESTORED);
+CW_LAYOUT(struct cw_frame, gen, CW_F_GEN);
+CW_LAYOUT(struct cw_frame, inst, CW_F_INST);
+_Static_assert(sizeof(struct cw_site) == CW_S_SIZE, "sizeof(struct cw_site)");
+CW_LAYOUT(struct cw_site, stub, CW_S_STUB);
+CW_LAYOUT(struct cw_site, slot, CW_S_SLOT);
+_Static_assert(CW_MAX_SITES == CW_S_MAX && CW_X86_STUB_ORIG_OFF == CW_S_ORIG_OFF, "CW_S_MAX, CW_S_ORIG_OFF");
+CW_LAYOUT(struct cw_agent_shm, slots, CW_SHM_SLOTS);
+_Static_assert(sizeof(struct cw_agent_slot) == CW_SLOT_SIZE, "sizeof(struct cw_agent_slot)");
+_Static_assert(sizeof(struct cw_agent_ctr) == 1u << CW_CTR_SHIFT, "sizeof(struct cw_agent_ctr)");
+CW_LAYOUT(struct cw_agent_slot, c, 0);
+CW_LAYOUT(struct cw_agent_ctr, calls, CW_CTR_CALLS);
+CW_LAYOUT(struct cw_agent_ctr, incl_ticks, CW_CTR_INCL);
+CW_LAYOUT(struct cw_agent_ctr, child_ticks, CW_CTR_CHILD);
+_Static_assert(sizeof(cw_pool_kind) == 4 && sizeof(cw_count_sites) == 4 && CW_POOL_STACK == 0, "flags tramp.S reads");
+
 /* initial-exec: one %fs-relative load, no __tls_get_addr (which may allocate) on the hook path */
-static __thread struct cw_thread *cw_tls __attribute__((tls_model("initial-exec")));
+__thread struct cw_thread *cw_tls CW_HIDDEN __attribute__((tls_model("initial-exec"))); /* tramp.S too */
 static __thread int cw_tls_state __attribute__((tls_model("initial-exec"))); /* 0 new, 1 ready, 2 dead/busy */
 
 static inline struct cw_inst *inst_pop(void)
 {
 #ifdef CW_HAVE_POOLS
-	if (pool_kind == CW_POOL_OBJPOOL)
+	if (cw_pool_kind == CW_POOL_OBJPOOL)
 		return cw_objpool_pop(inst_objpool);
-	if (pool_kind == CW_POOL_FREELIST)
+	if (cw_pool_kind == CW_POOL_FREELIST)
 		return cw_freelist_pop(inst_freelist);
 #endif
 	return NULL;
@@ -88,9 +123,9 @@ static inline struct cw_inst *inst_pop(void)
 static inline void inst_push(struct cw_inst *i)
 {
 #ifdef CW_HAVE_POOLS
-	if (pool_kind == CW_POOL_OBJPOOL)
+	if (cw_pool_kind == CW_POOL_OBJPOOL)
 		cw_objpool_push(inst_objpool, i);
-	else if (pool_kind == CW_POOL_FREELIST)
+	else if (cw_pool_kind == CW_POOL_FREELIST)
 		cw_freelist_push(inst_freelist, i);
 #endif
 }
@@ -102,14 +137,14 @@ static inline uint64_t frame_ret(const struct cw_frame *f)
 
 int cw_hook_pool(void)
 {
-	return pool_kind;
+	return cw_pool_kind;
 }
 
 /* Chooses where return instances come from; called once before anything is patched. 0 or -errno. */
 int cw_hook_set_pool(int kind, uint32_t nr)
 {
 	if (kind == CW_POOL_STACK) {
-		pool_kind = kind;
+		cw_pool_kind = kind;
 		return 0;
 	}
 #ifdef CW_HAVE_POOLS
@@ -119,7 +154,7 @@ int cw_hook_set_pool(int kind, uint32_t nr)
 	else if (kind == CW_POOL_FREELIST)
 		r = cw_freelist_init(&inst_freelist, nr, sizeof(struct cw_inst), NULL, NULL, 0);
 	if (!r)
-		pool_kind = kind;
+		cw_pool_kind = kind;
 	return r;
 #else
 	return -ENOTSUP;
@@ -187,16 +222,16 @@ void cw_hook_forked_attach(void)
 /* A controller session: frames carry the one they were opened in; those of an earlier session (the parent's
  * controller in a fork's child, or a controller that detached) name slots of a counter region no longer
  * mapped as cw_shm, and are not counted. */
-static uint32_t session_gen;
+uint32_t cw_session_gen CW_HIDDEN; /* read by tramp.S too */
 
 void cw_hook_new_session(void)
 {
-	__atomic_fetch_add(&session_gen, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&cw_session_gen, 1, __ATOMIC_RELEASE);
 }
 
 static void unwound(struct cw_thread *t, uint32_t k)
 {
-	if (t->frames[k].gen == __atomic_load_n(&session_gen, __ATOMIC_RELAXED))
+	if (t->frames[k].gen == __atomic_load_n(&cw_session_gen, __ATOMIC_RELAXED))
 		ctr_add(t, &cw_shm->slots[t->frames[k].slot].c[t->shard].unwound, 1);
 	if (t->frames[k].inst) {
 		inst_push(t->frames[k].inst);
@@ -285,7 +320,7 @@ void cw_hook_inflight(uint64_t now, uint64_t *ns_ticks, uint32_t nslots)
 		for (uint32_t k = 0; k < d && k < CW_STACK_FRAMES; k++) {
 			const struct cw_frame *f = &t->frames[k];
 			int32_t slot = f->slot;
-			if (f->gen != session_gen)
+			if (f->gen != cw_session_gen)
 				continue;
 			struct cw_inst *in = f->inst;
 			uint64_t t0 = in ? in->t0 : f->t0;
@@ -588,7 +623,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 						 : CW_AGENT_CALLER_NONE);
 	struct cw_frame *f = &t->frames[t->depth];
 	struct cw_inst *in = NULL;
-	if (pool_kind != CW_POOL_STACK) {
+	if (cw_pool_kind != CW_POOL_STACK) {
 		in = inst_pop();
 		if (!in) {
 			ctr_add(t, &c->lost, 1);
@@ -596,21 +631,28 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 		}
 		in->ret = *retp;
 	}
-	f->inst = in;
-	f->t0 = 0; /* until the timestamp below: an in-flight read skips it */
-	f->ret = *retp;
-	f->retp = retp;
-	f->slot = slot;
-	f->site = site;
-	f->caller = caller;
-	f->gen = __atomic_load_n(&session_gen, __ATOMIC_RELAXED);
-	f->child = 0;
-	f->restored = 0;
-	/* publish the frame before the return address points at the trampoline: a signal handler on this
-	 * thread that longjmps or returns through instrumented frames sees a consistent stack */
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->depth++;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* A signal handler on this thread that calls instrumented functions before depth counts this frame
+	 * fills the same frames[depth] and gives it back: the slot address goes in first and is checked once
+	 * depth is stored, and the frame is written again when the handler's (at another address) is there.
+	 * The frame is published before the return address points at the trampoline: a handler that
+	 * longjmps or returns through instrumented frames sees a consistent stack. */
+	uint32_t d = t->depth;
+	do {
+		f->retp = retp;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		f->inst = in;
+		f->t0 = 0; /* until the timestamp below: an in-flight read skips it */
+		f->ret = *retp;
+		f->slot = slot;
+		f->site = site;
+		f->caller = caller;
+		f->gen = __atomic_load_n(&cw_session_gen, __ATOMIC_RELAXED);
+		f->child = 0;
+		f->restored = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		t->depth = d + 1;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	} while (f->retp != retp);
 	if (in)
 		in->t0 = rdtsc();
 	else
@@ -652,7 +694,7 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 	}
 	if (i > 1)
 		t->frames[i - 2].child += dur;
-	if (__builtin_expect(f->gen != __atomic_load_n(&session_gen, __ATOMIC_RELAXED), 0))
+	if (__builtin_expect(f->gen != __atomic_load_n(&cw_session_gen, __ATOMIC_RELAXED), 0))
 		goto done; /* opened under an earlier controller: its slot is not this one's */
 	struct cw_agent_ctr *c = &cw_shm->slots[f->slot].c[t->shard];
 	ctr_add(t, &c->calls, 1);
