@@ -2,6 +2,9 @@
  *   threads T N   T threads each call work() N times
  *   signal N      leaf() N times; every 10th call raises SIGUSR1 inside an instrumented frame, whose
  *                 handler calls in_handler(); plus a profiling timer whose handler calls in_handler()
+ *   sigstorm N    work() N times under a 20 us timer whose handler calls in_handler(): signals land
+ *                 everywhere in the instrumented entry and exit paths, as the handler's own calls fill
+ *                 and give back the same shadow-stack frames (exact counts, no crash)
  *   longjmp N     jumper() -> deep() -> longjmp out, N times; then after() N times; and siglongjmp
  *                 out of a signal handler through instrumented frames
  *   fork N        work() N times before fork, N in the child, N in the parent
@@ -190,6 +193,22 @@ int main(int argc, char **argv)
 		struct itimerval off = { { 0, 0 }, { 0, 0 } };
 		setitimer(ITIMER_PROF, &off, NULL);
 		printf("leaf %ld handled %d\n", a, (int)handled);
+	} else if (!strcmp(mode, "sigstorm")) {
+		struct sigaction sa = { .sa_handler = on_sig, .sa_flags = SA_RESTART };
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
+		struct itimerspec its = { { 0, 20000 }, { 0, 20000 } }, off = { { 0, 0 }, { 0, 0 } };
+		timer_t tm;
+		sigaction(SIGALRM, &sa, NULL);
+		work(0); /* the thread's first instrumented call sets up its state, untimed for a handler meanwhile */
+		if (timer_create(CLOCK_MONOTONIC, &ev, &tm) || timer_settime(tm, 0, &its, NULL)) {
+			perror("timer");
+			return 1;
+		}
+		for (long i = 1; i < a; i++)
+			work((unsigned long)i);
+		timer_settime(tm, 0, &off, NULL);
+		timer_delete(tm);
+		printf("work %ld handled %d\n", a, (int)handled);
 	} else if (!strcmp(mode, "longjmp")) {
 		for (long i = 0; i < a; i++)
 			if (!setjmp(jb))
