@@ -461,20 +461,17 @@ static inline int32_t table_entry(void *table, size_t stride, int n, uint64_t ke
 	return -1;
 }
 
-_Static_assert(offsetof(struct cw_agent_site_count, ret) == 0, "sites are keyed by their first field");
-_Static_assert(offsetof(struct cw_agent_caller_count, key) == 0, "callers are keyed by their first field");
-
 /* The entry of S's callers table for KEY, or -1 when the table is full. */
 static inline int32_t caller_entry(struct cw_agent_slot *s, uint64_t key)
 {
-	return table_entry(s->callers, sizeof(s->callers[0]), CW_AGENT_CALLERS_PER_SLOT, key);
+	return table_entry(s->caller_key, sizeof(s->caller_key[0]), CW_AGENT_CALLERS_PER_SLOT, key);
 }
 
-static inline void count_site(struct cw_agent_slot *s, uint64_t ret)
+static inline void count_site(const struct cw_thread *t, struct cw_agent_slot *s, uint64_t ret)
 {
-	int32_t i = table_entry(s->sites, sizeof(s->sites[0]), CW_AGENT_SITES_PER_SLOT, ret);
+	int32_t i = table_entry(s->site_ret, sizeof(s->site_ret[0]), CW_AGENT_SITES_PER_SLOT, ret);
 	if (i >= 0)
-		__atomic_fetch_add(&s->sites[i].calls, 1, __ATOMIC_RELAXED);
+		ctr_add(t, &s->c[t->shard].site_calls[i], 1);
 }
 
 /* Unwinding and the shadow stack.
@@ -596,7 +593,7 @@ uint64_t cw_agent_on_entry(uint32_t site, uint64_t *retp, uint64_t arg0)
 	}
 	struct cw_agent_slot *s = &cw_shm->slots[slot];
 	if (cw_count_sites)
-		count_site(s, site_ret(t, retp));
+		count_site(t, s, site_ret(t, retp));
 	struct cw_agent_ctr *c = &s->c[t->shard];
 	uint64_t a = (uint64_t)retp;
 	int32_t caller = -1;
@@ -702,9 +699,8 @@ uint64_t cw_agent_on_exit(uint64_t *retp)
 	if (f->child)
 		ctr_add(t, &c->child_ticks, f->child < dur ? f->child : dur);
 	if (f->caller >= 0) {
-		struct cw_agent_caller_count *cc = &cw_shm->slots[f->slot].callers[f->caller];
-		__atomic_fetch_add(&cc->calls, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&cc->ticks, dur, __ATOMIC_RELAXED);
+		ctr_add(t, &c->caller_calls[f->caller], 1);
+		ctr_add(t, &c->caller_ticks[f->caller], dur);
 	}
 done:
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

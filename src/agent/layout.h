@@ -35,10 +35,10 @@
 #define CW_S_MAX 16384 /* CW_MAX_SITES */
 #define CW_S_ORIG_OFF 16 /* CW_X86_STUB_ORIG_OFF */
 
-/* the counter region (proto.h): slot k's shard s is at CW_SHM_SLOTS + k * CW_SLOT_SIZE + (s << 6) */
+/* the counter region (proto.h): slot k's shard s is at CW_SHM_SLOTS + k * CW_SLOT_SIZE + (s << 8) */
 #define CW_SHM_SLOTS 128
-#define CW_SLOT_SIZE 832
-#define CW_CTR_SHIFT 6
+#define CW_SLOT_SIZE 2176
+#define CW_CTR_SHIFT 8
 #define CW_CTR_CALLS 0
 #define CW_CTR_INCL 8
 #define CW_CTR_CHILD 16

@@ -30,14 +30,9 @@
 #include <stdint.h>
 
 #define CW_AGENT_MAGIC 0x6b6c617773737263ull /* "crsswalk" */
-#define CW_AGENT_VERSION 3
+#define CW_AGENT_VERSION 4
 #define CW_AGENT_NSLOTS 16384
 #define CW_AGENT_SITES_PER_SLOT 8 /* call sites counted per function (for indirect calls) */
-
-struct cw_agent_site_count {
-	uint64_t ret; /* return address: the call site is the instruction before it */
-	uint64_t calls;
-};
 
 /* Calls and inclusive time of a function by its nearest instrumented caller: the slot of the innermost
  * frame below it on the thread's shadow stack, whatever ran in between (tail calls, uninstrumented
@@ -46,29 +41,31 @@ struct cw_agent_site_count {
 #define CW_AGENT_CALLERS_PER_SLOT 8
 #define CW_AGENT_CALLER_NONE 1 /* key: no instrumented frame below (0 is an empty entry) */
 #define CW_AGENT_CALLER_KEY(slot) ((uint64_t)(slot) + 2)
-struct cw_agent_caller_count {
-	uint64_t key; /* CW_AGENT_CALLER_KEY(caller's slot), CW_AGENT_CALLER_NONE, or 0: free */
-	uint64_t calls;
-	uint64_t ticks;
-};
 
-/* One shard of a function's counters: a thread always adds to the same shard (threads are spread over
- * the shards round-robin), so threads calling the same function do not all fight for one cache line. */
+/* One shard of a function's counters: a thread always adds to the same shard (the first threads have one
+ * each and add with plain one-instruction adds, the others share shard 0 with atomic adds), so threads
+ * calling the same function do not all fight for one cache line and most adds are not locked. The per-site
+ * and per-caller counts are sharded too, indexed like the slot's keys (site_ret, caller_key). */
 #define CW_AGENT_SHARDS 8
 struct cw_agent_ctr {
 	uint64_t calls;	      /* completed calls */
 	uint64_t incl_ticks;  /* inclusive TSC ticks */
 	uint64_t child_ticks; /* of which in instrumented callees: self = incl - child (added only when
-				 non-zero, so a leaf costs two atomic adds per call) */
+				 non-zero, so a leaf costs two adds per call) */
 	uint64_t unwound;     /* calls entered that never returned: longjmp, exceptions, pthread_exit */
 	uint64_t lost;	      /* entries not timed: shadow stack full, or no return instance */
 	uint64_t pad[3];
+	uint64_t site_calls[CW_AGENT_SITES_PER_SLOT];	   /* calls from site_ret[i] */
+	uint64_t caller_calls[CW_AGENT_CALLERS_PER_SLOT]; /* calls under caller_key[i] */
+	uint64_t caller_ticks[CW_AGENT_CALLERS_PER_SLOT]; /* their inclusive ticks */
 };
 
 struct cw_agent_slot {
 	struct cw_agent_ctr c[CW_AGENT_SHARDS]; /* a reader sums the shards */
-	struct cw_agent_site_count sites[CW_AGENT_SITES_PER_SLOT];
-	struct cw_agent_caller_count callers[CW_AGENT_CALLERS_PER_SLOT];
+	/* keys, claimed once by compare-and-swap, 0 while free: the return address of a call site (the call is
+	 * the instruction before it), and CW_AGENT_CALLER_KEY(caller's slot) or CW_AGENT_CALLER_NONE */
+	uint64_t site_ret[CW_AGENT_SITES_PER_SLOT];
+	uint64_t caller_key[CW_AGENT_CALLERS_PER_SLOT];
 };
 
 struct cw_agent_shm {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,16 @@ struct cw_mpoint {
 };
 
 /* The sum of a slot's shards. */
+/* FIELD of a slot's counters, summed over its shards (each 8-byte counter read with one load) */
+static uint64_t shard_sum(const struct cw_agent_slot *s, size_t off)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < CW_AGENT_SHARDS; i++)
+		v += __atomic_load_n((const uint64_t *)((const char *)&s->c[i] + off), __ATOMIC_RELAXED);
+	return v;
+}
+#define SHARD_SUM(s, field) shard_sum((s), offsetof(struct cw_agent_ctr, field))
+
 static void slot_sum(const struct cw_agent_slot *s, struct cw_agent_ctr *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -161,10 +172,10 @@ static void snapshot(struct agent_priv *p, struct cw_mpoint *pt)
 	struct cw_agent_slot *s = &p->shm->slots[pt->slot];
 	slot_sum(s, &pt->base);
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT; i++)
-		pt->base_sites[i] = __atomic_load_n(&s->sites[i].calls, __ATOMIC_RELAXED);
+		pt->base_sites[i] = SHARD_SUM(s, site_calls[i]);
 	for (int i = 0; i < CW_AGENT_CALLERS_PER_SLOT; i++) {
-		pt->base_callers[i][0] = __atomic_load_n(&s->callers[i].calls, __ATOMIC_RELAXED);
-		pt->base_callers[i][1] = __atomic_load_n(&s->callers[i].ticks, __ATOMIC_RELAXED);
+		pt->base_callers[i][0] = SHARD_SUM(s, caller_calls[i]);
+		pt->base_callers[i][1] = SHARD_SUM(s, caller_ticks[i]);
 	}
 }
 
@@ -391,8 +402,8 @@ int cw_agent_source_sites(struct cw_msource *s, struct cw_mpoint *pt, uint64_t *
 	struct cw_agent_slot *sl = &P(s)->shm->slots[pt->slot];
 	int n = 0;
 	for (int i = 0; i < CW_AGENT_SITES_PER_SLOT && n < max; i++) {
-		uint64_t r = __atomic_load_n(&sl->sites[i].ret, __ATOMIC_RELAXED);
-		uint64_t c = __atomic_load_n(&sl->sites[i].calls, __ATOMIC_RELAXED) - pt->base_sites[i];
+		uint64_t r = __atomic_load_n(&sl->site_ret[i], __ATOMIC_RELAXED);
+		uint64_t c = SHARD_SUM(sl, site_calls[i]) - pt->base_sites[i];
 		if (r && c) {
 			ret[n] = r;
 			calls[n++] = c;
@@ -413,9 +424,9 @@ int cw_agent_source_callers(struct cw_msource *s, struct cw_mpoint *pt, uint64_t
 	double k = P(s)->shm->ns_per_tick > 0 ? P(s)->shm->ns_per_tick : 1.0;
 	int n = 0;
 	for (int i = 0; i < CW_AGENT_CALLERS_PER_SLOT && n < max; i++) {
-		uint64_t kk = __atomic_load_n(&sl->callers[i].key, __ATOMIC_RELAXED);
-		uint64_t c = __atomic_load_n(&sl->callers[i].calls, __ATOMIC_RELAXED) - pt->base_callers[i][0];
-		uint64_t t = __atomic_load_n(&sl->callers[i].ticks, __ATOMIC_RELAXED) - pt->base_callers[i][1];
+		uint64_t kk = __atomic_load_n(&sl->caller_key[i], __ATOMIC_RELAXED);
+		uint64_t c = SHARD_SUM(sl, caller_calls[i]) - pt->base_callers[i][0];
+		uint64_t t = SHARD_SUM(sl, caller_ticks[i]) - pt->base_callers[i][1];
 		if (kk) {
 			key[n] = kk;
 			calls[n] = c;

@@ -17,6 +17,11 @@ for V in gcc-O2 clang-O2-cet gcc-O0; do
 	run $V work threads 8 20000;		expect work 160000
 	# more threads than counter shards: the first take a shard each (plain adds), the rest share one
 	run $V work threads 24 5000;		expect work 120000
+	# per-call-site counts are sharded like the others: exact over 24 threads (7 with a shard each, the
+	# rest adding atomically to the shared one)
+	OPTS=--sites run $V work threads 24 5000;	expect work 120000
+	sites=$(python3 -c 'import json,sys; d={f["function"]:f for f in json.load(open(sys.argv[1]))["functions"]}; print(sum(s["calls"] for s in d["work"]["sites"]))' "$TMP/j.json")
+	[ "$sites" = 120000 ] || fail "$V: calls of work by call site sum to $sites, want 120000"
 	run $V leaf,in_handler,work signal 3000
 	h=$(sed -n 's/.*handled \([0-9]*\).*/\1/p' "$TMP/out")
 	expect leaf 3000; expect work 3000; expect in_handler "$h"
