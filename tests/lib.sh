@@ -64,3 +64,24 @@ for v in d["verdicts"]:
 print("verdicts:"); [print(" ", v["kind"], v["sentence"]) for v in d["verdicts"]]; print(d["search"]); sys.exit(1)
 PY
 }
+# perf_fault_handler_share CMD...: an oracle independent of crosswalk. Records CMD with perf's cpu-clock
+# sampler and prints the share of its page-fault samples (stacks through exc_page_fault) that are inside
+# the fault's handler (handle_mm_fault or lock_vma_under_rcu, which it runs first). On a bare or
+# KVM-style machine most are; on a paravirtualized guest (PVM, Xen PV) most land where interrupts come
+# back on after the exception's delivery, the hypervisor's part of the fault.
+perf_fault_handler_share() {
+	command -v perf >/dev/null || fail "perf is not installed (scripts/deps.sh installs linux-perf)"
+	perf record -q -e cpu-clock -g -o "$TMP/oracle.data" -- "$@" >/dev/null 2>&1 || fail "perf record $* failed"
+	perf script -i "$TMP/oracle.data" -F ip,sym 2>/dev/null | python3 -c '
+import sys
+faults = handler = 0
+for st in sys.stdin.read().split("\n\n"):
+    names = [l.split()[-1] for l in st.strip().splitlines() if l.strip()]
+    if any(n.startswith("exc_page_fault") for n in names):
+        faults += 1
+        handler += any(n in ("handle_mm_fault", "lock_vma_under_rcu") for n in names)
+if faults < 50:
+    sys.exit("perf saw only %d page-fault samples" % faults)
+print("%.3f" % (handler / faults))
+' || fail "perf saw too few page faults in $*"
+}

@@ -133,8 +133,6 @@ static void sampling_stop(struct ksrc *k)
 
 static bool prefixed(const char *s, const char *const *pre, size_t n);
 #define PREFIXED(s, arr) prefixed(s, arr, sizeof(arr) / sizeof(arr[0]))
-static const char *const tracing_fns[] = { "bpf_trace_run", "__bpf_trace_", "__traceiter_", "bpf_prog_",
-					   "perf_trace_", "__bpf_prog_enter", "__bpf_prog_exit" };
 
 static const char *ksym(struct ksrc *k, uint64_t addr)
 {
@@ -171,13 +169,15 @@ static const struct kstack *stack_get(struct ksrc *k, int id)
 	while (st->n < CW_KSTACK_DEPTH && ips[st->n])
 		st->n++;
 	/* leaf frames up to the tracing machinery (the tracepoint's BPF call path: bpf_trace_run4, our
-	 * program) are ours, not the target's: drop them */
+	 * program) are ours, not the target's: drop them; then the points where interrupts came back on,
+	 * whose samples are their caller's time (sym.h), keeping the outermost frame */
 	int skip = 0;
-	for (int i = 0; i < st->n; i++) {
-		const char *nm = ksym(k, ips[i]);
-		if (nm && PREFIXED(nm, tracing_fns))
+	const char *nm;
+	for (int i = 0; i < st->n; i++)
+		if ((nm = ksym(k, ips[i])) && cw_ksym_leaf_kind(nm) == CW_KLEAF_TRACING)
 			skip = i + 1;
-	}
+	while (skip < st->n - 1 && (nm = ksym(k, ips[skip])) && cw_ksym_leaf_kind(nm) == CW_KLEAF_IRQ_ON)
+		skip++;
 	st->n -= skip;
 	st->frames = cw_calloc(st->n ? st->n : 1, sizeof(char *));
 	for (int i = 0; i < st->n; i++) {

@@ -564,9 +564,10 @@ static void key_frames(struct cw_profiler *p, const struct cw_count_key *k, stru
 		bool top = true;
 		for (int i = 0; i < 127 && kpcs[i]; i++) {
 			if (cw_syms_kernel(p->syms, kpcs[i], &sym) == 0 && sym.name) {
-				/* a stack taken at sched_switch starts inside our own BPF program: drop those */
-				if (top && (!strncmp(sym.name, "bpf_prog_", 9) || !strncmp(sym.name, "bpf_trace_run", 13) ||
-					    !strncmp(sym.name, "__bpf_trace_", 12) || !strncmp(sym.name, "__traceiter_", 12)))
+				/* a stack taken at sched_switch starts inside our own BPF program, and a sample that
+				 * landed where interrupts came back on belongs to the caller (sym.h): drop those
+				 * leaf frames, keeping the outermost */
+				if (top && kpcs[i + 1] && cw_ksym_leaf_kind(sym.name) != CW_KLEAF_CODE)
 					continue;
 				top = false;
 				fb_push(b, sym.name, sym.obj ? sym.obj : "[kernel]", true);

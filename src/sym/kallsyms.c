@@ -182,3 +182,38 @@ const struct cw_ksym *cw_ktab_find(struct cw_ktab *k, const char *name, uint64_t
 		*size = i ? ksize(k, i - 1) : 0;
 	return s;
 }
+
+enum cw_kleaf cw_ksym_leaf_kind(const char *name)
+{
+	static const char *const tracing[] = { "bpf_trace_run",	   "__bpf_trace_",     "__traceiter_",
+					       "bpf_prog_",	   "perf_trace_",      "__bpf_prog_enter",
+					       "__bpf_prog_exit" };
+	/* exact names: the paravirt enables (PVM, Xen, the native op when not patched inline) and the lock
+	 * releases that end an interrupts-off section */
+	static const char *const irq_on[] = { "pvm_irq_enable",
+					      "xen_irq_enable",
+					      "xen_irq_enable_direct",
+					      "xen_restore_fl",
+					      "xen_restore_fl_direct",
+					      "native_irq_enable",
+					      "pv_native_irq_enable",
+					      "arch_local_irq_enable",
+					      "arch_local_irq_restore",
+					      "_raw_spin_unlock_irq",
+					      "_raw_spin_unlock_irqrestore",
+					      "_raw_read_unlock_irq",
+					      "_raw_read_unlock_irqrestore",
+					      "_raw_write_unlock_irq",
+					      "_raw_write_unlock_irqrestore" };
+	static const char callee_save[] = "__raw_callee_save_"; /* the paravirt register-saving thunk */
+
+	for (size_t i = 0; i < sizeof(tracing) / sizeof(tracing[0]); i++)
+		if (!strncmp(name, tracing[i], strlen(tracing[i])))
+			return CW_KLEAF_TRACING;
+	if (!strncmp(name, callee_save, sizeof(callee_save) - 1))
+		name += sizeof(callee_save) - 1;
+	for (size_t i = 0; i < sizeof(irq_on) / sizeof(irq_on[0]); i++)
+		if (!strcmp(name, irq_on[i]))
+			return CW_KLEAF_IRQ_ON;
+	return CW_KLEAF_CODE;
+}

@@ -96,4 +96,16 @@ int cw_syms_obj_info(struct cw_syms *s, const char *path, struct cw_obj_info *in
 /* Find a kernel function by name: its address and size (from kallsyms: size = distance to the next symbol). */
 int cw_syms_kernel_find(struct cw_syms *s, const char *name, uint64_t *addr, uint64_t *size);
 
+/* What a kernel function found at the leaf end of a sampled stack stands for:
+ * CW_KLEAF_TRACING  our own tracing path (a BPF program and the tracepoint or perf code that ran it), not
+ *                   the target's: dropped.
+ * CW_KLEAF_IRQ_ON   a point where interrupts come back on (a paravirt irq_enable such as pvm_irq_enable or
+ *                   xen_irq_enable, spin_unlock_irq/irqrestore). A cpu-clock sample is an hrtimer interrupt,
+ *                   so one that lands there is time that passed while interrupts were off in the caller
+ *                   (on a paravirtualized guest, the hypervisor's work for a page fault too); the function
+ *                   itself takes nanoseconds. Such frames are dropped and the sample charged to the caller.
+ * CW_KLEAF_CODE     anything else. */
+enum cw_kleaf { CW_KLEAF_CODE, CW_KLEAF_TRACING, CW_KLEAF_IRQ_ON };
+enum cw_kleaf cw_ksym_leaf_kind(const char *name);
+
 #endif

@@ -95,6 +95,13 @@ void cw_walk_sentence(const struct cw_wnode *n, char *buf, size_t len)
 		kid_true |= k->state == CW_WS_TRUE;
 	if (off < len && n->first_kid && !kid_true && n->kids_share > own(n))
 		off += snprintf(buf + off, len - off, "; spread over its callees, none of which holds the threshold alone");
+	else if (off < len && n->first_kid && own(n) < n->share * 0.999 && n->kind == CW_WK_FAULT)
+		/* a fault's own time is what its handlers' stacks do not cover: the exception's delivery and
+		 * return, with interrupts off, where the timer's samples land on the first re-enable (sym.h) */
+		off += snprintf(buf + off, len - off,
+				"; %.0f%% in the fault's entry and exit outside its handler (exception delivery with "
+				"interrupts off; on a virtual machine, the hypervisor's part of each fault)",
+				own(n) * 100);
 	else if (off < len && n->first_kid && own(n) < n->share * 0.999)
 		off += snprintf(buf + off, len - off, "; %.0f%% in %s itself", own(n) * 100, cw_walk_name(n));
 	if (off < len && n->absorbed >= 0.005)

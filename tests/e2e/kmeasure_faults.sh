@@ -10,7 +10,8 @@ MB=64 ROUNDS=3
 "$CW" kmeasure --check-removed -f fault,fault:user,fault:kernel,sys:munmap --callees --json "$TMP/k.json" -- "$CW_WL/faults" $MB $ROUNDS > "$TMP/out.txt" 2> "$TMP/err.txt"; rc=$?
 cat "$TMP/out.txt" "$TMP/err.txt"
 [ $rc = 0 ] || fail "kmeasure exited $rc"
-python3 - "$TMP/k.json" $MB $ROUNDS <<'PY' || fail "fault counts or time wrong"
+R=$(perf_fault_handler_share "$CW_WL/faults" $MB $ROUNDS) || exit 1
+python3 - "$TMP/k.json" $MB $ROUNDS "$R" <<'PY' || fail "fault counts or time wrong"
 import json, sys
 d = json.load(open(sys.argv[1]))
 pages = int(sys.argv[2]) * 256 * int(sys.argv[3])
@@ -23,7 +24,18 @@ assert u["calls"] >= pages, "fewer user faults than pages touched"
 assert u["calls"] < pages * 1.1, "far more faults than pages touched"
 assert a["samples"] >= 5, "no fault time sampled"
 assert 0 < a["total_ns"] <= wall, "fault time not in (0, wall]"
-assert any(c["name"] == "handle_mm_fault" and c["frac"] > 0.3 for c in a["callees"]), "handle_mm_fault not under fault"
+# the fault's callees (its own time, the exception's entry and exit, is the rest): the handler is the
+# largest of them and holds most of what they hold, and no interrupt re-enable point shows as a callee
+# (its samples are the caller's time)
+top = sorted((c for c in a["callees"] if c["depth"] == 1), key=lambda c: -c["frac"])
+print("callees:", ", ".join("%s %.1f%%" % (c["name"], c["frac"] * 100) for c in top[:4]))
+assert top and top[0]["name"] == "handle_mm_fault", "handle_mm_fault not the fault's largest callee"
+assert top[0]["frac"] > 0.6 * sum(c["frac"] for c in top), "handle_mm_fault holds less than 60% of the callees' time"
+assert not any("irq_enable" in c["name"] or "irqrestore" in c["name"] for c in a["callees"]), "an irq re-enable point in the tree"
+assert 1 - sum(c["frac"] for c in top) >= -0.01, "callees hold more than the fault"
+r = float(sys.argv[4])
+print("perf: %.3f of the fault samples inside the handler, crosswalk: %.3f" % (r, top[0]["frac"]))
+assert abs(top[0]["frac"] - r) < 0.2, "crosswalk and perf disagree on the handler's share of the fault"
 PY
 removed_ok "$TMP/err.txt"
 exit 0

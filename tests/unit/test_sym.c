@@ -634,6 +634,27 @@ static void kernel_kallsyms(void **state)
 }
 
 /* Modules and aliases, on a made-up kallsyms. */
+/* Leaf frames of a kernel sample: ours (tracing), interrupt re-enable points (charged to the caller), code. */
+static void kernel_leaf_kind(void **state)
+{
+	(void)state;
+	assert_int_equal(cw_ksym_leaf_kind("bpf_prog_3f2a_on_sample"), CW_KLEAF_TRACING);
+	assert_int_equal(cw_ksym_leaf_kind("bpf_trace_run4"), CW_KLEAF_TRACING);
+	assert_int_equal(cw_ksym_leaf_kind("__traceiter_sys_enter"), CW_KLEAF_TRACING);
+	assert_int_equal(cw_ksym_leaf_kind("pvm_irq_enable"), CW_KLEAF_IRQ_ON);
+	assert_int_equal(cw_ksym_leaf_kind("__raw_callee_save_pvm_irq_enable"), CW_KLEAF_IRQ_ON);
+	assert_int_equal(cw_ksym_leaf_kind("xen_irq_enable_direct"), CW_KLEAF_IRQ_ON);
+	assert_int_equal(cw_ksym_leaf_kind("_raw_spin_unlock_irqrestore"), CW_KLEAF_IRQ_ON);
+	assert_int_equal(cw_ksym_leaf_kind("_raw_spin_unlock_irq"), CW_KLEAF_IRQ_ON);
+	/* disabling interrupts, or a plain unlock, is where time is really spent or nothing at all */
+	assert_int_equal(cw_ksym_leaf_kind("pvm_irq_disable"), CW_KLEAF_CODE);
+	assert_int_equal(cw_ksym_leaf_kind("__raw_callee_save_pvm_save_fl"), CW_KLEAF_CODE);
+	assert_int_equal(cw_ksym_leaf_kind("_raw_spin_unlock"), CW_KLEAF_CODE);
+	assert_int_equal(cw_ksym_leaf_kind("_raw_spin_unlock_irqrestore.cold"), CW_KLEAF_CODE);
+	assert_int_equal(cw_ksym_leaf_kind("handle_mm_fault"), CW_KLEAF_CODE);
+	assert_int_equal(cw_ksym_leaf_kind("irq_enable"), CW_KLEAF_CODE); /* the irq chip's, not the CPU's */
+}
+
 static void kernel_parse_text(void **state)
 {
 	const char *t = "ffffffff81000000 T _stext\n"
@@ -809,7 +830,7 @@ int main(void)
 		cmocka_unit_test(funcs_stripped),  cmocka_unit_test(funcs_debuglink), cmocka_unit_test(funcs_debian_binary), cmocka_unit_test(funcs_midframe), cmocka_unit_test(user_pie),
 		cmocka_unit_test(user_nopie),	   cmocka_unit_test(user_stripped),   cmocka_unit_test(user_debuglink),
 		cmocka_unit_test(user_deleted),	   cmocka_unit_test(libc_debug),      cmocka_unit_test(vdso),
-		cmocka_unit_test(kernel_kallsyms), cmocka_unit_test(kernel_parse_text), cmocka_unit_test(bad_input),
+		cmocka_unit_test(kernel_kallsyms), cmocka_unit_test(kernel_parse_text), cmocka_unit_test(kernel_leaf_kind), cmocka_unit_test(bad_input),
 		cmocka_unit_test(bench_profile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
