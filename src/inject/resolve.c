@@ -63,6 +63,16 @@ struct fsym {
 
 /* Each object is read once per crosswalk run (the walk resolves thousands of names): its ELF handle, its
  * CFI, and its function symbols. */
+/* One FDE's code range and the relative branches in it, decoded once per object however many functions
+ * near it are resolved (1000 small neighbors instrumented at once would otherwise decode each other's code
+ * ~100 times over). */
+struct fde_br {
+	uint64_t start, end;
+	uint64_t *br; /* pairs (branch address, target); NULL when none or not decoded (too big, not mapped) */
+	size_t nbr;
+	bool gap;     /* no FDE covers start (end = start + 1): padding, looked up once */
+};
+
 struct obj {
 	char *path;
 	int fd;
@@ -71,6 +81,8 @@ struct obj {
 	struct fsym *syms;
 	size_t n;
 	char **plain; /* per symbol: the demangled C++ name without its parameters, or NULL */
+	struct fde_br *fdes; /* sorted by start, disjoint */
+	size_t nfdes, capfdes;
 };
 
 /* C++ names: NAME also matches a mangled symbol whose demangled name, parameters cut, is NAME
@@ -291,42 +303,80 @@ static uint64_t fde_size(const char *path, uint64_t vaddr)
 
 /* Refuses (-EINVAL, reason in ERR) a function that its neighbors (the functions before and after it, by
  * their FDEs) branch into, past its first byte and within the bytes a patch may displace. */
+/* The FDE that covers VADDR in object O, with its branches, from the memo or else from the CFI (then decoded
+ * and kept); NULL where no FDE covers VADDR (padding between functions). */
+static const struct fde_br *fde_at(struct obj *o, const char *path, uint64_t vaddr)
+{
+	size_t lo = 0, hi = o->nfdes;
+	while (lo < hi) { /* the first FDE starting after vaddr */
+		size_t mid = (lo + hi) / 2;
+		if (o->fdes[mid].start <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && vaddr < o->fdes[lo - 1].end)
+		return o->fdes[lo - 1].gap ? NULL : &o->fdes[lo - 1];
+	Dwarf_Frame *fr = NULL;
+	Dwarf_Addr start, end;
+	uint64_t off;
+	struct fde_br f = { .start = vaddr, .end = vaddr + 1, .gap = true };
+	if (!dwarf_cfi_addrframe(o->cfi, vaddr, &fr) && fr && dwarf_frame_info(fr, &start, &end, NULL) >= 0 &&
+	    start < end && start <= vaddr && vaddr < end && (lo == 0 || start >= o->fdes[lo - 1].end) &&
+	    (lo == o->nfdes || end <= o->fdes[lo].start))
+		f = (struct fde_br){ .start = start, .end = end };
+	free(fr);
+	size_t n = (size_t)(f.end - f.start), fsize = 0;
+	const uint8_t *img = (const uint8_t *)elf_rawfile(o->e, &fsize);
+	if (!f.gap && n < (1u << 20) && img && !vaddr_to_off(path, f.start, &off) && off + n <= fsize) {
+		uint64_t one[2 * 16];
+		f.nbr = cw_x86_rel_branches(img + off, n, f.start, one, 16);
+		if (f.nbr) {
+			f.br = cw_malloc(f.nbr * 2 * sizeof(*f.br));
+			if (f.nbr <= 16)
+				memcpy(f.br, one, f.nbr * 2 * sizeof(*f.br));
+			else
+				cw_x86_rel_branches(img + off, n, f.start, f.br, f.nbr);
+		}
+	}
+	if (o->nfdes == o->capfdes)
+		o->fdes = cw_realloc(o->fdes, (o->capfdes = o->capfdes ? 2 * o->capfdes : 64) * sizeof(*o->fdes));
+	memmove(&o->fdes[lo + 1], &o->fdes[lo], (o->nfdes - lo) * sizeof(*o->fdes));
+	o->fdes[lo] = f;
+	o->nfdes++;
+	return f.gap ? NULL : &o->fdes[lo];
+}
+
 static int check_neighbors(const char *path, uint64_t vaddr, uint64_t size, char *err, size_t errlen)
 {
 	struct obj *o = obj_get(path);
-	int r = 0;
-	Dwarf_CFI *cfi = o ? o->cfi : NULL;
 	uint64_t last_start = 0, end_self = vaddr + (size ? size : 1);
 	uint64_t hi = vaddr + 4 + CW_X86_MAX_DISPLACED < end_self ? vaddr + 4 + CW_X86_MAX_DISPLACED : end_self;
+	if (!o || !o->cfi)
+		return 0;
 	/* every FDE within 1 KB before the function and after it (glibc's entry points of one routine sit
 	 * side by side, each with its own small FDE): walk outwards FDE by FDE, in 8-byte steps over gaps */
-	for (int dir = -1; cfi && dir <= 1 && !r; dir += 2) {
+	for (int dir = -1; dir <= 1; dir += 2) {
 		uint64_t probe = dir < 0 ? vaddr - 1 : end_self;
-		while (!r && (dir < 0 ? probe + 1024 > vaddr : probe < end_self + 1024)) {
-			Dwarf_Frame *fr = NULL;
-			Dwarf_Addr start, end;
-			uint64_t off;
-			if (dwarf_cfi_addrframe(cfi, probe, &fr) || !fr ||
-			    dwarf_frame_info(fr, &start, &end, NULL) < 0 || end <= start || start == last_start) {
-				free(fr);
+		while (dir < 0 ? probe + 1024 > vaddr : probe < end_self + 1024) {
+			const struct fde_br *f = fde_at(o, path, probe);
+			if (!f || f->start == last_start) {
 				probe += dir < 0 ? (uint64_t)-8 : 8;
 				continue;
 			}
-			free(fr);
-			probe = dir < 0 ? start - 1 : end;
-			last_start = start;
-			if (end - start >= (1u << 20) || (start <= vaddr && vaddr < end) || vaddr_to_off(path, start, &off))
+			probe = dir < 0 ? f->start - 1 : f->end;
+			last_start = f->start;
+			if (f->start <= vaddr && vaddr < f->end)
 				continue;
-			size_t n = (size_t)(end - start), fsize = 0;
-			const uint8_t *img = (const uint8_t *)elf_rawfile(o->e, &fsize);
-			uint64_t from;
-			if (img && off + n <= fsize && cw_x86_branches_into(img + off, n, start, vaddr + 1, hi, &from)) {
-				snprintf(err, errlen, "code outside it (at 0x%lx) branches into its first bytes", from);
-				r = -EINVAL;
-			}
+			for (size_t i = 0; i < f->nbr; i++)
+				if (f->br[2 * i + 1] >= vaddr + 1 && f->br[2 * i + 1] < hi) {
+					snprintf(err, errlen, "code outside it (at 0x%lx) branches into its first bytes",
+						 f->br[2 * i]);
+					return -EINVAL;
+				}
 		}
 	}
-	return r;
+	return 0;
 }
 
 /* the size of the (non-IFUNC) function symbol at W->value */

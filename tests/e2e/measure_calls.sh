@@ -50,6 +50,12 @@ PY
 "$CW" measure -f outr -- "$CW_WL/mw_calls.gcc-O2" 10 2>"$TMP/unk.err"; rc=$?
 [ $rc = 2 ] || fail "unknown function: exit $rc, want 2"
 grep -q "unknown function 'outr' (did you mean 'outer'" "$TMP/unk.err" || { cat "$TMP/unk.err"; fail "no suggestion"; }
+# a function that neighboring code branches into (glibc's mempcpy/memcpy entry points jump to memmove+3)
+# is refused with the reason, never patched; the memo of decoded neighbors must not lose that
+"$CW" measure -f libc.so.6:memmove -- /bin/true 2>"$TMP/nb.err"; rc=$?
+[ $rc != 0 ] || fail "memmove: exit 0, want a refusal"
+grep -qE "cannot instrument memmove: code outside it \(at 0x[0-9a-f]+\) branches into its first bytes" "$TMP/nb.err" ||
+	fail "memmove: no neighbor-branch refusal: $(cat "$TMP/nb.err")"
 # a program that cannot be run
 "$CW" measure -f main -- /nonexistent/prog 2>"$TMP/ne.err"; [ $? = 2 ] || fail "nonexistent program"
 grep -q "cannot run '/nonexistent/prog'" "$TMP/ne.err" || fail "no clear error: $(cat "$TMP/ne.err")"

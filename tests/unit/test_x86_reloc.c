@@ -239,12 +239,15 @@ static void neighbors_branch_in(void **st)
 		0x48, 0x01, 0xd0, /* 0x7c3 add %rdx,%rax */
 		0xeb, 0x3b,	  /* 0x7c6 jmp 0x803 */
 	};
-	uint64_t from = 0;
-	/* the function at 0x800: bytes 0x801..0x813 may be displaced */
-	assert_int_equal(cw_x86_branches_into(nb, sizeof(nb), 0x7c0, 0x801, 0x814, &from), 1);
-	assert_int_equal(from, 0x7c6);
-	/* a jump to the entry itself is fine */
-	assert_int_equal(cw_x86_branches_into(nb, sizeof(nb), 0x7c0, 0x804, 0x814, &from), 0);
+	uint64_t br[4] = { 0 };
+	/* one branch, from 0x7c6 into bytes 0x801..0x813 of the function at 0x800, which a patch displaces */
+	assert_int_equal(cw_x86_rel_branches(nb, sizeof(nb), 0x7c0, br, 2), 1);
+	assert_int_equal(br[0], 0x7c6);
+	assert_int_equal(br[1], 0x803);
+	/* counted past the room given, as snprintf does */
+	assert_int_equal(cw_x86_rel_branches(nb, sizeof(nb), 0x7c0, br, 0), 1);
+	/* straight-line code has none */
+	assert_int_equal(cw_x86_rel_branches(nb, 6, 0x7c0, br, 2), 0);
 }
 
 /* The analysis on real compiled code: this very file's functions are at least decodable. */

@@ -137,10 +137,11 @@ int cw_x86_plan(const uint8_t *code, size_t size, uint64_t func, struct cw_x86_p
 	return 0;
 }
 
-int cw_x86_branches_into(const uint8_t *code, size_t n, uint64_t addr, uint64_t lo, uint64_t hi, uint64_t *from)
+size_t cw_x86_rel_branches(const uint8_t *code, size_t n, uint64_t addr, uint64_t *pairs, size_t cap)
 {
 	ZydisDecoder d;
 	ZydisDecodedInstruction in;
+	size_t nb = 0;
 	decoder_init(&d);
 	for (size_t off = 0; off < n;) {
 		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, code + off, n - off, &in))) {
@@ -148,15 +149,15 @@ int cw_x86_branches_into(const uint8_t *code, size_t n, uint64_t addr, uint64_t 
 			continue;
 		}
 		if (is_rel_branch(&in)) {
-			uint64_t target = addr + off + in.length + (uint64_t)in.raw.imm[0].value.s;
-			if (target >= lo && target < hi) {
-				*from = addr + off;
-				return 1;
+			if (nb < cap) {
+				pairs[2 * nb] = addr + off;
+				pairs[2 * nb + 1] = addr + off + in.length + (uint64_t)in.raw.imm[0].value.s;
 			}
+			nb++;
 		}
 		off += in.length;
 	}
-	return 0;
+	return nb;
 }
 
 int cw_x86_relocate(const uint8_t *src, size_t n, uint64_t src_addr, uint8_t *out, size_t cap,

@@ -32,10 +32,12 @@ struct cw_x86_patch {
 int cw_x86_plan(const uint8_t *code, size_t size, uint64_t func, struct cw_x86_patch *p, char *err,
 		size_t errlen);
 
-/* Whether code outside a function (N bytes at runtime address ADDR: its neighbors) has a relative branch
- * into [LO, HI): hand-written assembly (glibc's string functions) jumps between entry points. 1 with the
- * branch's address in FROM, else 0. */
-int cw_x86_branches_into(const uint8_t *code, size_t n, uint64_t addr, uint64_t lo, uint64_t hi, uint64_t *from);
+/* The relative branches (jmp, jcc, call) in N bytes of code at runtime address ADDR, as pairs: PAIRS[2i] is
+ * a branch's address, [2i + 1] its target, for the first CAP branches. For the neighbors of a function to
+ * be patched: hand-written assembly (glibc's string functions) jumps between entry points, into bytes a
+ * patch would displace. Undecodable bytes are skipped one at a time (a heuristic scan, not a proof).
+ * Returns the number of branches, which may exceed CAP (as snprintf does). */
+size_t cw_x86_rel_branches(const uint8_t *code, size_t n, uint64_t addr, uint64_t *pairs, size_t cap);
 
 /* Relocate the N bytes of whole instructions at SRC (runtime address SRC_ADDR) to OUT, which will run at
  * OUT_ADDR: RIP-relative operands get a new displacement, rel8/rel32 jmp/jcc/call become rel32 forms with the
