@@ -750,13 +750,17 @@ int main(int argc, char **argv)
 	char goals[2048] = "";
 	if (have_fl && have_op) {
 		int below = 0, below_cpu = 0, cells = 0, g = 0;
-		double min_ratio = 1e9, min2 = 1e9, worst_keep = 1e9, worst_keep_cpu = 1e9;
+		double min_ratio = 1e9, min2 = 1e9, worst_keep = 1e9, worst_keep_cpu = 1e9, worst_full = 1e9;
 		for (int c = 0; c < NR_CASES; c++) {
 			if (clist && !in_list(clist, cases[c].name))
 				continue;
-			/* collapse: objpool past the CPUs against its best with at most one thread per CPU,
-			 * wall-clock and per CPU-second (the threads' CPU share varies from run to run here) */
-			double best = 0, best_cpu = 0;
+			/* collapse: objpool past the CPUs against its throughput with one thread on every CPU
+			 * (the goal: adding threads past the cores must not make it fall), and against its best
+			 * with at most one thread per CPU, wall-clock and per CPU-second (the threads' CPU share
+			 * varies from run to run here). The two differ where one thread alone shares nothing that
+			 * two threads must share: with huge misses, 1 thread keeps its 4 objects to itself, 2
+			 * threads pass 8 objects between two CPUs every round (the freelist drops alike). */
+			double best = 0, best_cpu = 0, full = 0;
 			for (int t = 0; t < nthr; t++) {
 				double r = res[c][1][t] / res[c][0][t];
 				cells++;
@@ -768,6 +772,8 @@ int main(int argc, char **argv)
 					min2 = r;
 				if (thr[t] <= ncpus && res[c][1][t] > best)
 					best = res[c][1][t];
+				if (thr[t] == ncpus)
+					full = res[c][1][t];
 				if (thr[t] <= ncpus && share[c][1][t] > 0 && res[c][1][t] / share[c][1][t] > best_cpu)
 					best_cpu = res[c][1][t] / share[c][1][t];
 			}
@@ -776,6 +782,8 @@ int main(int argc, char **argv)
 					continue;
 				if (best > 0 && res[c][1][t] / best < worst_keep)
 					worst_keep = res[c][1][t] / best;
+				if (full > 0 && res[c][1][t] / full < worst_full)
+					worst_full = res[c][1][t] / full;
 				if (best_cpu > 0 && share[c][1][t] > 0 &&
 				    res[c][1][t] / share[c][1][t] / best_cpu < worst_keep_cpu)
 					worst_keep_cpu = res[c][1][t] / share[c][1][t] / best_cpu;
@@ -789,12 +797,15 @@ int main(int argc, char **argv)
 			g += snprintf(goals + g, sizeof(goals) - g,
 				      "  objpool >= 2x freelist at 2 threads: %s (lowest ratio at 2T %.2fx)\n",
 				      min2 >= 2 ? "met" : "NOT MET", min2);
+		if (worst_full < 1e9)
+			g += snprintf(goals + g, sizeof(goals) - g,
+				      "  no collapse past %d CPUs: objpool keeps >= %.0f%% of its throughput with %d "
+				      "threads pinned (%s; collapse = below 50%%)\n", ncpus, 100 * worst_full, ncpus,
+				      worst_full >= 0.5 ? "met" : "NOT MET");
 		if (worst_keep < 1e9)
 			g += snprintf(goals + g, sizeof(goals) - g,
-				      "  no collapse past %d CPUs: objpool keeps >= %.0f%% of its best pinned throughput, "
-				      "%.0f%% per CPU-second (%s; collapse = below 50%%)\n", ncpus, 100 * worst_keep,
-				      100 * worst_keep_cpu, worst_keep >= 0.5 ? "met" : worst_keep_cpu >= 0.5 ?
-				      "met per CPU-second, NOT MET wall-clock" : "NOT MET");
+				      "    of its best pinned throughput (1 thread alone included): >= %.0f%%, %.0f%% per "
+				      "CPU-second\n", 100 * worst_keep, 100 * worst_keep_cpu);
 	}
 	if (have_op && pair_ns[1] > 0) {
 		size_t g = strlen(goals);

@@ -112,23 +112,24 @@
  * keeps hint words: bit r says "ring r may be non-empty". With up to 32 rings a pop reads the word
  * first and, all bits clear, misses without touching any ring: one load, like the freelist's miss. A
  * pop that finds its own ring empty reads the hint words and visits only the rings whose bit is set.
- * The words are written only when a ring is closed (a missing pop saw it empty) or reopened (the first
- * push into a closed ring), not on every operation, so they do not become the one contended line the
- * freelist's head is.
+ * The words are written only when a ring is closed (missing pops saw it empty for a while, see "When to
+ * close") or reopened (the first push into a closed ring), not on every operation, so they do not become
+ * the one contended line the freelist's head is.
  *
  * The invariant the miss relies on, H: at every moment, if ring r's bit is clear, ring r is empty
  * (C = F) and the entry of its frontier position F is CLOSED. So a pop returns NULL only when every
  * ring was empty at the moment the pop read a hint word with that ring's bit clear, or when it visited
  * the ring (I3; the own ring is always visited unless its bit was clear): "every ring was empty at some
  * moment during the pop", exactly the guarantee of the plain scan above (and of the kernel's pop). A set
- * bit on an empty ring is allowed (it costs one visit, after which the visitor closes the ring); a clear
- * bit on a non-empty ring never happens, so the hint adds no miss that the scan would not have had.
+ * bit on an empty ring is allowed (it costs one visit; a ring that stays empty is closed, see "When to
+ * close"); a clear bit on a non-empty ring never happens, so the hint adds no miss that the scan would not
+ * have had.
  *
  * A third entry state, CLOSED(L, g) (val = CLOSED_FLAG | g, g a generation), marks an empty ring whose
  * bit may be clear. Pops treat it as EMPTY (position not filled). Two protocols keep H:
  *
- *   close(r) (slot_close; by a pop that found ring r empty with r's bit set; its own ring only when it
- *       found nothing anywhere and saw some other ring hinted, see "The empty witness"):
+ *   close(r) (slot_close; by a pop that found ring r, not its own, empty with r's bit set, and the same
+ *       unfilled entry at its head for a while, see "When to close"):
  *       w0 = hint word; h = head; e = ent[h]; if e is EMPTY(lap h) or CLOSED(lap h, g):
  *       CAS e -> CLOSED(lap h, g + 1) (from EMPTY: g + 1 = 0), then CAS hint word w0 -> w0 with bit r
  *       cleared. Any failure: give up, the bit stays set (allowed).
@@ -154,12 +155,40 @@
  * All of these are seq_cst operations (locked instructions on x86-64), so the argument is in one total
  * order. Progress stays lock-free: close makes one attempt and never waits; a push whose entry CAS fails
  * does so because a close or another push succeeded. Cost in steady state: one more load on a hit (the
- * hint word, a line that stays cached while no ring changes state); a miss on an empty pool one load; a
- * miss while some bit is set the own ring's two loads plus one load per hint word; a word is written once
- * per empty -> non-empty transition of a ring that a miss saw empty. A pop closes its own ring only when
- * it found nothing anywhere and some other ring was hinted (else see "The empty witness"): "my ring ran
- * dry, another ring had one" touches no hint word, while a pool that stays empty for a while costs one
- * close and one reopen per ring (three locked instructions) and then one load per miss.
+ * hint word, a line that stays cached while no ring changes state); a miss on a pool that has been empty
+ * for a while one load; a miss while some bit is set the own ring's two loads plus one load per hint word
+ * and two per hinted ring; a word is written once per close and once per reopen.
+ */
+
+/*
+ * When to close
+ *
+ * Closing is never required (H constrains only clear bits), so when to close is a question of cost. The
+ * first version closed every ring a miss found empty, its own included when another ring was hinted. On
+ * a ring that empties and refills every few microseconds (two threads sharing fewer objects than they
+ * ask for: the benchmark's huge misses) that is one close and one reopen per ring and round, each a
+ * locked write to a line the other CPU reads next: on the 2-vCPU AMD VM of 2026-12-07, where moving a
+ * line between the CPUs costs ~195 ns, two threads got 3.6 M pairs/s (1.2x the freelist), against 5.9 M
+ * with no closes at all (the plain scan, which only reads the other ring) and 43.9 M for one thread.
+ * The hint words exist for rings that stay empty (an idle CPU's, a pool drained for a long time), so:
+ *
+ *   - a pop never closes its own ring (alone on the pool, it remembers it in the empty witness below);
+ *   - a pop that finds another ring empty closes it only when the same thread found that ring empty, with
+ *     the same unfilled entry at the same head (no push and no pop in between: the witness argument
+ *     below), at least cw_objpool_idle_ticks earlier (idle_close). A thread-local memo holds one (pool id, ring,
+ *     head, entry, time); it moves to another ring when its ring's entry changed (a push, or the close),
+ *     or to another pool. A ring that refills within that time is never closed; an idle ring is closed
+ *     that long after the first miss that saw it, and many idle rings one after another.
+ *
+ * The memo only decides whether to attempt a close, and slot_close reads the ring again and CASes against
+ * what it read, so a memo torn by a signal handler (it has no sequence number) or a stale one can cause an
+ * early or a missed close attempt, never a wrong one; it holds no pointer, the entry is found from the
+ * pool being popped. The clock is the TSC on x86-64 (a few ns, no system call: pops run inside signal
+ * handlers and inside the agent's hooks, where calling into libc could recurse); elsewhere the memo counts
+ * the misses that saw the ring unchanged instead. Measured on that VM (bench/queues, median of 5): huge
+ * misses at 2 threads 6.7 M pairs/s (2.56x the freelist), at 4 threads 1.69x, 1 thread unchanged (43.9
+ * M, 1.45x); a miss on a pool empty for long 2.65 ns instead of 1.71 (the own ring stays open: the
+ * witness check instead of one load).
  */
 
 /*
@@ -180,7 +209,7 @@
  * with the entry's one load.
  *
  *   record (witness_record; by a pop that found nothing, with one hint word, when the hint word it read
- *       after its own ring's miss had no other ring's bit set; otherwise it closes its own ring as above):
+ *       after its own ring's miss had no other ring's bit set; otherwise it leaves its ring open):
  *       h = head; e = ent[h]; if e is EMPTY(lap h) or CLOSED(lap h, g): witness = (pool id, bit r, &ent[h], e)
  *   check (witness_holds, in cw_objpool_pop after the hint word w, before any ring): if w's bits are
  *       exactly the witness's bit, the witness is of this pool, and ent[h] still holds e: miss.
@@ -552,7 +581,58 @@ static inline bool witness_holds(const struct cw_objpool *pool, uint64_t bits)
 	return false;
 }
 
-/* Visits the rings whose bit is set in `bits` (of hint word k), closing the ones found empty. */
+/* The thread's memo of the first ring its misses found empty (see "When to close"). */
+struct idle_memo {
+	uint64_t pool_id;
+	uint64_t h, e;	/* head, and the unfilled entry there */
+	uint64_t t0;	/* when first seen so: TSC, or misses seen so */
+	uint32_t r;
+};
+static __thread __attribute__((tls_model("initial-exec"))) struct idle_memo idle;
+
+#if defined(__x86_64__)
+uint64_t cw_objpool_idle_ticks = 1ull << 16; /* TSC ticks: 16-65 us at 1-4 GHz */
+static inline uint64_t idle_now(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+#else
+uint64_t cw_objpool_idle_ticks = 256; /* misses that saw the ring unchanged */
+static inline uint64_t idle_now(void)
+{
+	return idle.t0 + 1;
+}
+#endif
+
+/* A pop found ring r (not its own) empty: close it if this thread has seen it empty and unchanged for
+ * cw_objpool_idle_ticks, else remember it. */
+static __attribute__((noinline)) void idle_close(const struct cw_objpool *pool, uint32_t r)
+{
+	struct slot *s = slot_at(pool, r);
+	uint64_t h = LD(&s->head), e = LD(&s->ent[h & pool->mask]), val = e & VAL_MASK;
+
+	if (lap_diff(e, lap_of(pool, h)) != 0 || (val && !(val & CLOSED_FLAG)))
+		return; /* head lags, or refilled meanwhile */
+	if (idle.pool_id == pool->id && idle.r != r && idle.r < pool->nr_slots &&
+	    LD(&slot_at(pool, idle.r)->ent[idle.h & pool->mask]) == idle.e)
+		return; /* the memo follows another ring that is still as it was: keep it */
+	if (idle.pool_id == pool->id && idle.r == r && idle.h == h && idle.e == e) {
+#if defined(__x86_64__)
+		if (idle_now() - idle.t0 >= __atomic_load_n(&cw_objpool_idle_ticks, __ATOMIC_RELAXED))
+#else
+		if ((idle.t0 = idle_now()) >= __atomic_load_n(&cw_objpool_idle_ticks, __ATOMIC_RELAXED))
+#endif
+			slot_close(pool, r);
+		return;
+	}
+#if defined(__x86_64__)
+	idle = (struct idle_memo){ .pool_id = pool->id, .h = h, .e = e, .t0 = idle_now(), .r = r };
+#else
+	idle = (struct idle_memo){ .pool_id = pool->id, .h = h, .e = e, .t0 = 0, .r = r };
+#endif
+}
+
+/* Visits the rings whose bit is set in `bits` (of hint word k); the ones found empty may be closed. */
 static inline void *pop_bits(struct cw_objpool *pool, uint32_t k, uint64_t bits)
 {
 	while (bits) {
@@ -561,7 +641,7 @@ static inline void *pop_bits(struct cw_objpool *pool, uint32_t k, uint64_t bits)
 
 		if (obj)
 			return obj;
-		slot_close(pool, r);
+		idle_close(pool, r);
 		bits &= bits - 1;
 	}
 	return NULL;
@@ -592,15 +672,11 @@ static __attribute__((noinline)) void *pop_others(struct cw_objpool *pool, uint3
 	}
 	if ((obj = pop_bits(pool, k0, bits & ~after)))
 		return obj;
-	/* Nothing anywhere. If some other ring was hinted, close our own ring too, so that the next misses
-	 * anywhere are one load (cw_objpool_pop). If none was, we are alone here and closing would only buy
-	 * a close and the next push's reopen (three locked instructions): with one hint word, remember our
-	 * empty ring instead (the next misses check the witness with one more load); with more, every pop
-	 * visits its own ring before the hint words anyway, so a closed own ring would save our next misses
-	 * nothing, and we leave it open. */
-	if (seen)
-		slot_close(pool, own);
-	else if (pool->nr_hints == 1)
+	/* Nothing anywhere. Our own ring stays open ("When to close": others close it once it stays empty).
+	 * If no other ring was hinted we are alone here: with one hint word, remember our empty ring (the
+	 * next misses check the witness with one more load); with more, every pop visits its own ring
+	 * before the hint words anyway. */
+	if (!seen && pool->nr_hints == 1)
 		witness_record(pool, own);
 	return NULL;
 }

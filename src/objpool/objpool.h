@@ -86,5 +86,9 @@ uint32_t cw_objpool_slot_count(const struct cw_objpool *pool, uint32_t slot);
 /* Whether ring `slot`'s hint bit is set ("may be non-empty"; a clear bit means the ring is empty and pops
  * elsewhere skip it). For tests of the miss path. */
 int cw_objpool_slot_hinted(const struct cw_objpool *pool, uint32_t slot);
+/* How long a ring must stay empty and unchanged before a miss closes it (objpool.c, "When to close"), in
+ * TSC ticks on x86-64 (default 2^16), in misses elsewhere (default 256). Process-wide; the default suits
+ * every pool, tests set 0 (close at the second sight) or UINT64_MAX (never) to make the policy exact. */
+extern uint64_t cw_objpool_idle_ticks;
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -231,23 +232,76 @@ static void test_fini_and_drop(void **state)
 /* The miss path: a miss on an empty pool reads the hint words instead of visiting every ring, closes the
  * rings it saw empty (their hint bits cleared, its own ring's too), and a push reopens a closed ring so
  * that the next pop finds the object. 70 rings: three hint words. */
+static int pin(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+/* The close policy made exact (objpool.c, "When to close"): idle_miss() is a miss that closes the ring
+ * its thread saw empty and unchanged before (threshold 0); with never_close() a miss never closes one. */
+static void idle_miss(struct cw_objpool *p)
+{
+	uint64_t saved = cw_objpool_idle_ticks;
+	cw_objpool_idle_ticks = 0;
+	assert_null(cw_objpool_pop(p));
+	cw_objpool_idle_ticks = saved;
+}
+
+static uint64_t never_close(void)
+{
+	uint64_t saved = cw_objpool_idle_ticks;
+	cw_objpool_idle_ticks = UINT64_MAX;
+	return saved;
+}
+
+static uint32_t nr_hinted(struct cw_objpool *p)
+{
+	uint32_t n = 0;
+	for (uint32_t r = 0; r < cw_objpool_nr_slots(p); r++)
+		n += cw_objpool_slot_hinted(p, r) == 1;
+	return n;
+}
+
 static void test_miss_empty_pool(void **state)
 {
 	struct cw_objpool *p;
+	cpu_set_t saved;
 	void *o[3], *x;
-	uint32_t hinted = 0;
+	uint32_t closes = 0;
 
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
 	assert_int_equal(cw_objpool_init(&p, 3, 16, 70, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	if (pin(0)) {
+		cw_objpool_fini(p);
+		skip();
+	}
 	for (uint32_t r = 0; r < 70; r++)
 		assert_true(cw_objpool_slot_hinted(p, r));	/* all "may be non-empty" at first */
+	uint64_t dflt = never_close();
 	for (int i = 0; i < 3; i++)
 		assert_non_null(o[i] = cw_objpool_pop(p));
 	assert_true(o[0] != o[1] && o[1] != o[2] && o[0] != o[2]);
 	for (int i = 0; i < 3; i++)
 		assert_null(cw_objpool_pop(p));
-	for (uint32_t r = 0; r < 70; r++)
-		hinted += cw_objpool_slot_hinted(p, r);
-	assert_int_equal(hinted, 0);	/* the misses closed every ring, the popper's own included */
+	assert_int_equal(nr_hinted(p), 70);	/* rings found empty are not closed before they stay so */
+	/* with the default threshold, after a 2 ms pause each miss closes exactly one more of the other 69
+	 * rings (the one its thread's memo follows), never ring 0, ours */
+	cw_objpool_idle_ticks = dflt;
+	while (nr_hinted(p) > 1 && closes < 200) {
+		struct timespec ms2 = { 0, 2 * 1000 * 1000 };
+		uint32_t before = nr_hinted(p);
+		nanosleep(&ms2, NULL);
+		assert_null(cw_objpool_pop(p));
+		assert_int_equal(nr_hinted(p), before - 1);
+		closes++;
+	}
+	assert_int_equal(nr_hinted(p), 1);
+	assert_true(cw_objpool_slot_hinted(p, 0));	/* the popper's own ring stays open */
+	assert_int_equal(closes, 69);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(cw_objpool_push(p, o[i]), 0);
 		assert_non_null(x = cw_objpool_pop(p));
@@ -257,18 +311,10 @@ static void test_miss_empty_pool(void **state)
 		assert_non_null(x = cw_objpool_pop(p));	/* the miss did not lose it */
 		o[i] = x;
 	}
+	sched_setaffinity(0, sizeof(saved), &saved);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(cw_objpool_push(p, o[i]), 0);
 	assert_int_equal(cw_objpool_fini(p), 0);	/* all three back */
-}
-
-static int pin(int cpu)
-{
-	cpu_set_t one;
-
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	return sched_setaffinity(0, sizeof(one), &one);
 }
 
 /* The one object left in the pool sits in another CPU's ring, which a miss from this CPU had closed: the
@@ -291,13 +337,17 @@ static void test_pop_finds_other_ring(void **state)
 		cw_objpool_fini(p);
 		skip();
 	}
+	uint64_t dflt = never_close();
 	assert_int_equal(pin(c[0]), 0);
 	assert_non_null(a = cw_objpool_pop(p));
 	assert_non_null(b = cw_objpool_pop(p));
 	assert_null(cw_objpool_pop(p));
-	assert_false(cw_objpool_slot_hinted(p, c[1]));	/* the miss on c0 closed c1's empty ring */
-	assert_false(cw_objpool_slot_hinted(p, c[0]));	/* and its own: nothing was found anywhere */
-	assert_null(cw_objpool_pop(p));	/* all bits clear: the one-load miss */
+	assert_true(cw_objpool_slot_hinted(p, c[1]));	/* c1's empty ring, seen once: left open */
+	assert_true(cw_objpool_slot_hinted(p, c[0]));	/* our own: never closed by us */
+	idle_miss(p);
+	assert_false(cw_objpool_slot_hinted(p, c[1]));	/* empty and unchanged for a while: closed */
+	assert_true(cw_objpool_slot_hinted(p, c[0]));
+	assert_null(cw_objpool_pop(p));	/* alone now: through the witness of our ring */
 
 	assert_int_equal(pin(c[1]), 0);
 	assert_int_equal(cw_objpool_push(p, b), 0);	/* into ring c1: reopens it */
@@ -308,25 +358,40 @@ static void test_pop_finds_other_ring(void **state)
 	assert_ptr_equal(x, b);
 	assert_null(cw_objpool_pop(p));
 
+	/* A ring that was refilled and emptied between two misses is not idle, however long ago the first
+	 * miss saw it empty: the memo compares the entry at head, which a push and a pop move on. */
+	assert_int_equal(pin(c[1]), 0);
+	assert_int_equal(cw_objpool_push(p, b), 0);
+	assert_non_null(x = cw_objpool_pop(p));
+	assert_ptr_equal(x, b);
+	assert_int_equal(pin(c[0]), 0);
+	idle_miss(p);
+	assert_true(cw_objpool_slot_hinted(p, c[1]));
+	idle_miss(p);					/* unchanged since the last miss: now closed */
+	assert_false(cw_objpool_slot_hinted(p, c[1]));
+
 	assert_int_equal(cw_objpool_push(p, a), 0);	/* into ring c0 */
 	assert_int_equal(pin(c[1]), 0);
-	assert_non_null(x = cw_objpool_pop(p));	/* the push reopened ring c0 */
+	assert_non_null(x = cw_objpool_pop(p));	/* c1 closed and empty, c0 hinted */
 	assert_ptr_equal(x, a);
-	assert_null(cw_objpool_pop(p));	/* now c0 is empty and gets closed */
+	assert_null(cw_objpool_pop(p));
+	assert_true(cw_objpool_slot_hinted(p, c[0]));	/* seen empty once */
+	idle_miss(p);
 	assert_false(cw_objpool_slot_hinted(p, c[0]));
 	assert_int_equal(pin(c[0]), 0);
 	assert_int_equal(cw_objpool_push(p, a), 0);	/* reopens c0 */
+	assert_true(cw_objpool_slot_hinted(p, c[0]));
 	assert_int_equal(pin(c[1]), 0);
 	assert_non_null(x = cw_objpool_pop(p));
 	assert_ptr_equal(x, a);
 
 	/* Now c1 is closed and c0 empty but open (its bit set). A miss on c0 finds no other ring hinted
-	 * ("alone"): it remembers c0 instead of closing it (objpool.c, "The empty witness"). A push that
-	 * reopens c1 must still be found: the witness speaks for c0 only. */
+	 * ("alone"): it remembers c0 in the witness (objpool.c, "The empty witness"). A push that reopens c1
+	 * must still be found: the witness speaks for c0 only. */
+	assert_false(cw_objpool_slot_hinted(p, c[1]));
 	assert_int_equal(pin(c[0]), 0);
 	assert_null(cw_objpool_pop(p));
 	assert_true(cw_objpool_slot_hinted(p, c[0]));
-	assert_false(cw_objpool_slot_hinted(p, c[1]));
 	assert_null(cw_objpool_pop(p));			/* through the witness */
 	assert_int_equal(pin(c[1]), 0);
 	assert_int_equal(cw_objpool_push(p, a), 0);	/* reopens c1 */
@@ -334,6 +399,7 @@ static void test_pop_finds_other_ring(void **state)
 	assert_non_null(x = cw_objpool_pop(p));		/* not hidden by c0's witness */
 	assert_ptr_equal(x, a);
 
+	cw_objpool_idle_ticks = dflt;
 	sched_setaffinity(0, sizeof(saved), &saved);
 	assert_int_equal(cw_objpool_push(p, a), 0);
 	assert_int_equal(cw_objpool_push(p, b), 0);
@@ -414,6 +480,7 @@ static void test_miss_policy_two_words(void **state)
 	struct cw_objpool *p;
 	cpu_set_t saved;
 	void *o[40], *x;
+	int closes = 0;
 
 	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
 	assert_int_equal(cw_objpool_init(&p, 40, 16, 40, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
@@ -421,25 +488,28 @@ static void test_miss_policy_two_words(void **state)
 		cw_objpool_fini(p);
 		skip();
 	}
+	uint64_t dflt = never_close();
 	for (int i = 0; i < 40; i++)
 		assert_non_null(o[i] = cw_objpool_pop(p));
-	/* Passing rings 1..38 on the way closed them; ring 39 (word 1) gave the last object and is still
-	 * hinted, ring 0 too. */
-	assert_true(cw_objpool_slot_hinted(p, 39));
 	assert_null(cw_objpool_pop(p));
-	assert_false(cw_objpool_slot_hinted(p, 39));
-	assert_false(cw_objpool_slot_hinted(p, 0));	/* ring 39 was hinted: not alone, ours closed too */
-	assert_int_equal(cw_objpool_push(p, o[0]), 0);	/* reopens ring 0 */
+	assert_int_equal(nr_hinted(p), 40);		/* found empty: none closed */
+	while (nr_hinted(p) > 1 && closes < 100) {	/* rings 1..39, both hint words, one per pause */
+		idle_miss(p);
+		closes++;
+	}
+	assert_int_equal(closes, 39);
+	assert_true(cw_objpool_slot_hinted(p, 0));	/* ours: open (two words: no witness either) */
+	assert_int_equal(cw_objpool_push(p, o[0]), 0);	/* ring 0, open: no reopen needed */
 	assert_non_null(x = cw_objpool_pop(p));
 	assert_ptr_equal(x, o[0]);
 	assert_null(cw_objpool_pop(p));
-	assert_true(cw_objpool_slot_hinted(p, 0));	/* alone: left open */
+	assert_true(cw_objpool_slot_hinted(p, 0));
 	for (uint32_t r = 1; r < 40; r++)
 		assert_false(cw_objpool_slot_hinted(p, r));
-	assert_null(cw_objpool_pop(p));
 	assert_int_equal(cw_objpool_push(p, x), 0);
 	assert_non_null(x = cw_objpool_pop(p));		/* found in the open ring */
 	assert_ptr_equal(x, o[0]);
+	cw_objpool_idle_ticks = dflt;
 	sched_setaffinity(0, sizeof(saved), &saved);
 	for (int i = 0; i < 40; i++)
 		assert_int_equal(cw_objpool_push(p, o[i]), 0);
