@@ -258,14 +258,19 @@ static void test_objpool_scatter(void **state)
 	stress_objpool("objpool scatter 8 rings, 40 objects", 40, 8, CW_OBJPOOL_F_SCATTER | CW_OBJPOOL_F_CHECK);
 }
 
-/* One ring of capacity 4 holding 3 objects, shared by all: the tightest wrap-around. */
 /* Scattered over 40 rings (two hint words) with fewer objects than threads: rings go empty and get
- * closed and reopened all the time, from every thread and from handlers, racing each other. */
+ * closed and reopened all the time, from every thread and from handlers, racing each other. Closing at
+ * the second sight of an unchanged empty ring (objpool.c, "When to close"), not after the default ~30 us,
+ * so that closes race pushes as often as possible. */
 static void test_objpool_scatter_scarce(void **state)
 {
+	uint64_t dflt = cw_objpool_idle_ticks;
+	cw_objpool_idle_ticks = 0;
 	stress_objpool("objpool scatter 40 rings, 6 objects", 6, 40, CW_OBJPOOL_F_SCATTER | CW_OBJPOOL_F_CHECK);
+	cw_objpool_idle_ticks = dflt;
 }
 
+/* One ring of capacity 4 holding 3 objects, shared by all: the tightest wrap-around. */
 static void test_objpool_one_small_ring(void **state)
 {
 	stress_objpool("objpool 1 ring, 3 objects", 3, 1, 0);
