@@ -53,6 +53,10 @@ walk_check() {
 	python3 - "$@" <<'PY' || fail "no verdict of kind $2 through ${*:3}"
 import json, sys
 d = json.load(open(sys.argv[1])); kind = sys.argv[2]; want = sys.argv[3:]
+# a root (main, a thread's start routine) spans its thread's life: never more than all of the wall time
+over = [n for n in d["nodes"] if n["parent"] == -1 and n["share_pct"] > 100.5]
+if over:
+    print("roots above 100% of wall time:", [(n["function"], n["share_pct"]) for n in over]); sys.exit(1)
 for v in d["verdicts"]:
     names = [p["function"] for p in v["path"]]
     i = 0

@@ -25,7 +25,7 @@
  * background profile instead (the time its frames are on the thread's stacks, on-CPU and blocked). */
 struct resident {
 	uint64_t magic;
-	double t_ins; /* when it was "inserted": its share is measured from then */
+	double t_ins; /* the run clock (cw_walk_real.run_s) when it was "inserted": measured from then */
 	uint64_t base_ns;
 };
 #define RESIDENT_MAGIC 0x7265736964656e74ull
@@ -48,6 +48,11 @@ struct cw_walk_real {
 	pid_t pid;
 	bool launched, exited;
 	int status;
+	/* Seconds spent inside experiment intervals (real_run): the clock a resident function's time runs
+	 * on. Its time is its share of the wall time, so it must not grow while the walk reads the other
+	 * nodes between intervals (a profile refresh of a large C++ program takes a good fraction of a
+	 * second), or a resident main read before and after an interval shows more than 100%. */
+	double run_s;
 	char exe[256]; /* the executable's basename, as the profile names its object */
 	volatile int *stop;
 	char err[256];
@@ -419,11 +424,11 @@ static double real_prior(void *ctx, const struct cw_wnode *node)
 	return root_frac(w, root_of(node)->label, node->label);
 }
 
-static struct resident *make_resident(void)
+static struct resident *make_resident(const struct cw_walk_real *w)
 {
 	struct resident *r = cw_calloc(1, sizeof(*r));
 	r->magic = RESIDENT_MAGIC;
-	r->t_ins = cw_now_ns() / 1e9;
+	r->t_ins = w->run_s;
 	return r;
 }
 
@@ -636,7 +641,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 			/* a root spans its thread's life; a function that has been on (nearly) every stack of its
 			 * root's thread since is running now and will not enter its trampoline */
 			if (!nd->parent) {
-				nd->handle = make_resident();
+				nd->handle = make_resident(w);
 				ok++;
 				continue;
 			}
@@ -645,7 +650,7 @@ static int real_insert(void *ctx, struct cw_wnode **nodes, size_t n)
 				refreshed = true;
 			}
 			if (resident_of(nd->parent->handle) && root_frac(w, root_of(nd)->label, nd->label) >= 0.9) {
-				nd->handle = make_resident();
+				nd->handle = make_resident(w);
 				ok++;
 				continue;
 			}
@@ -887,7 +892,7 @@ static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 		else if (!root_frac2(w, node->label, node->label, &off))
 			off = 1; /* not one sample and no switch since the profile began: blocked since before it
 				    (an attached master asleep in wait or accept), not on a CPU */
-		m->incl_ns = (uint64_t)((cw_now_ns() / 1e9 - res->t_ins) * frac * 1e9);
+		m->incl_ns = (uint64_t)((w->run_s - res->t_ins) * frac * 1e9);
 		m->estimated = node->parent != NULL;
 		/* how much of it the profile saw blocked (in a system call made under it) */
 		m->has_split = true;
@@ -929,17 +934,22 @@ static int real_read(void *ctx, struct cw_wnode *node, struct cw_wmeas *m)
 static int real_run(void *ctx, double seconds)
 {
 	struct cw_walk_real *w = ctx;
-	uint64_t end = cw_now_ns() + (uint64_t)(seconds * 1e9);
+	uint64_t start = cw_now_ns(), end = start + (uint64_t)(seconds * 1e9);
+	int r = 0;
 	while (cw_now_ns() < end) {
-		if (w->stop && *w->stop)
-			return -EINTR;
+		if (w->stop && *w->stop) {
+			r = -EINTR;
+			break;
+		}
 		cw_profiler_poll(w->prof, 20);
 		if (cw_agent_source_poll(w->user, &w->status) == 1) {
 			w->exited = true;
-			return 1;
+			r = 1;
+			break;
 		}
 	}
-	return 0;
+	w->run_s += (cw_now_ns() - start) / 1e9;
+	return r;
 }
 
 const struct cw_walk_env *cw_walk_real_env(struct cw_walk_real *w)
