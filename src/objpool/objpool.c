@@ -175,20 +175,19 @@
  *   - a pop never closes its own ring (alone on the pool, it remembers it in the empty witness below);
  *   - a pop that finds another ring empty closes it only when the same thread found that ring empty, with
  *     the same unfilled entry at the same head (no push and no pop in between: the witness argument
- *     below), at least cw_objpool_idle_ticks earlier (idle_close). A thread-local memo holds one (pool id, ring,
- *     head, entry, time); it moves to another ring when its ring's entry changed (a push, or the close),
- *     or to another pool. A ring that refills within that time is never closed; an idle ring is closed
- *     that long after the first miss that saw it, and many idle rings one after another.
+ *     below), at least cw_objpool_idle_ticks earlier (idle_close). A thread-local memo holds one (pool
+ *     id, ring, head, entry, time); it moves to another ring when its ring's entry changed (a push, or
+ *     the close), or to another pool. A ring that refills within that time is never closed; an idle ring
+ *     is closed that long after the first miss that saw it, and many idle rings one after another.
  *
  * The memo only decides whether to attempt a close, and slot_close reads the ring again and CASes against
  * what it read, so a memo torn by a signal handler (it has no sequence number) or a stale one can cause an
  * early or a missed close attempt, never a wrong one; it holds no pointer, the entry is found from the
  * pool being popped. The clock is the TSC on x86-64 (a few ns, no system call: pops run inside signal
  * handlers and inside the agent's hooks, where calling into libc could recurse); elsewhere the memo counts
- * the misses that saw the ring unchanged instead. Measured on that VM (bench/queues, median of 5): huge
- * misses at 2 threads 6.7 M pairs/s (2.56x the freelist), at 4 threads 1.69x, 1 thread unchanged (43.9
- * M, 1.45x); a miss on a pool empty for long 2.65 ns instead of 1.71 (the own ring stays open: the
- * witness check instead of one load).
+ * the misses that saw the ring unchanged instead. Measured on that VM (bench/queues, interleaved with the
+ * old code, medians of 5): huge misses at 2 threads 4.9-7.5 M pairs/s (1.54-2.58x the freelist; ten more
+ * runs of that cell 1.66-2.59x), 1 thread unchanged; docs/parts/objpool-results.md has the tables.
  */
 
 /*
@@ -592,15 +591,23 @@ static __thread __attribute__((tls_model("initial-exec"))) struct idle_memo idle
 
 #if defined(__x86_64__)
 uint64_t cw_objpool_idle_ticks = 1ull << 16; /* TSC ticks: 16-65 us at 1-4 GHz */
-static inline uint64_t idle_now(void)
+static inline uint64_t idle_start(void)
 {
 	return __builtin_ia32_rdtsc();
 }
+static inline uint64_t idle_elapsed(void)
+{
+	return __builtin_ia32_rdtsc() - idle.t0;
+}
 #else
 uint64_t cw_objpool_idle_ticks = 256; /* misses that saw the ring unchanged */
-static inline uint64_t idle_now(void)
+static inline uint64_t idle_start(void)
 {
-	return idle.t0 + 1;
+	return 0;
+}
+static inline uint64_t idle_elapsed(void)
+{
+	return ++idle.t0;
 }
 #endif
 
@@ -617,19 +624,11 @@ static __attribute__((noinline)) void idle_close(const struct cw_objpool *pool, 
 	    LD(&slot_at(pool, idle.r)->ent[idle.h & pool->mask]) == idle.e)
 		return; /* the memo follows another ring that is still as it was: keep it */
 	if (idle.pool_id == pool->id && idle.r == r && idle.h == h && idle.e == e) {
-#if defined(__x86_64__)
-		if (idle_now() - idle.t0 >= __atomic_load_n(&cw_objpool_idle_ticks, __ATOMIC_RELAXED))
-#else
-		if ((idle.t0 = idle_now()) >= __atomic_load_n(&cw_objpool_idle_ticks, __ATOMIC_RELAXED))
-#endif
+		if (idle_elapsed() >= __atomic_load_n(&cw_objpool_idle_ticks, __ATOMIC_RELAXED))
 			slot_close(pool, r);
 		return;
 	}
-#if defined(__x86_64__)
-	idle = (struct idle_memo){ .pool_id = pool->id, .h = h, .e = e, .t0 = idle_now(), .r = r };
-#else
-	idle = (struct idle_memo){ .pool_id = pool->id, .h = h, .e = e, .t0 = 0, .r = r };
-#endif
+	idle = (struct idle_memo){ .pool_id = pool->id, .h = h, .e = e, .t0 = idle_start(), .r = r };
 }
 
 /* Visits the rings whose bit is set in `bits` (of hint word k); the ones found empty may be closed. */
