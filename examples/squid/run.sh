@@ -220,7 +220,7 @@ walk_squid() { # NAME: walk the running squid into $OUT/NAME.{txt,json,err}
 }
 
 # Squid 5.7 itself aborts now and then within its first second under this load, crosswalk attached or not
-# (seen in ~1 of 25 studies; twice the walk found no process to attach to). Such a squid is noted with the
+# (one in ~25 studies; on 2026-12-07 the walk found no process to attach to). Such a squid is noted with the
 # last lines of its log, kept as cache-LABEL-alone.log, and started again once; a squid that dies after the
 # walk attached stays a failure of the study ("died before it was stopped").
 squid_died_alone() {
