@@ -525,18 +525,30 @@ static inline uint64_t obj_val(const struct cw_objpool *pool, const void *obj)
 	return (off >> 3) + 1;
 }
 
+/* Reads ring s's head h and the entry there into *hp, *ep; true when that entry is unfilled in h's lap
+ * (EMPTY or CLOSED): the ring is empty at that load, and the pair is a witness of it (see "The empty
+ * witness"). False when head lags or the position was filled. */
+static inline bool head_unfilled(const struct cw_objpool *pool, const struct slot *s, uint64_t *hp,
+				 uint64_t *ep)
+{
+	uint64_t h = LD(&s->head), e = LD(&s->ent[h & pool->mask]), val = e & VAL_MASK;
+
+	*hp = h;
+	*ep = e;
+	return lap_diff(e, lap_of(pool, h)) == 0 && (!val || (val & CLOSED_FLAG));
+}
+
 /* Remembers that ring r (its bit in hint word 0) is empty now, if its head position is unfilled: the
  * witness a later miss checks with one load instead of closing the ring. A signal handler that
  * interrupted a write of the witness leaves it alone. */
 static __attribute__((noinline)) void witness_record(const struct cw_objpool *pool, uint32_t r)
 {
 	struct slot *s = slot_at(pool, r);
-	uint64_t h = LD(&s->head), q;
-	const uint64_t *ep = &s->ent[h & pool->mask];
-	uint64_t e = LD(ep), val = e & VAL_MASK;
+	uint64_t h, e, q;
 
-	if (lap_diff(e, lap_of(pool, h)) != 0 || (val && !(val & CLOSED_FLAG)))
+	if (!head_unfilled(pool, s, &h, &e))
 		return;		/* head lags, or the ring was refilled: nothing to remember */
+	const uint64_t *ep = &s->ent[h & pool->mask];
 	q = WLD(seq);
 	if (q & 1)
 		return;
@@ -615,10 +627,9 @@ static inline uint64_t idle_elapsed(void)
  * cw_objpool_idle_ticks, else remember it. */
 static __attribute__((noinline)) void idle_close(const struct cw_objpool *pool, uint32_t r)
 {
-	struct slot *s = slot_at(pool, r);
-	uint64_t h = LD(&s->head), e = LD(&s->ent[h & pool->mask]), val = e & VAL_MASK;
+	uint64_t h, e;
 
-	if (lap_diff(e, lap_of(pool, h)) != 0 || (val && !(val & CLOSED_FLAG)))
+	if (!head_unfilled(pool, slot_at(pool, r), &h, &e))
 		return; /* head lags, or refilled meanwhile */
 	if (idle.pool_id == pool->id && idle.r != r && idle.r < pool->nr_slots &&
 	    LD(&slot_at(pool, idle.r)->ent[idle.h & pool->mask]) == idle.e)
