@@ -223,7 +223,7 @@ walk_squid() { # NAME: walk the running squid into $OUT/NAME.{txt,json,err}
 # (one in ~25 studies; on 2026-12-07 the walk found no process to attach to). Such a squid is noted with the
 # last lines of its log, kept as cache-LABEL-alone.log, and started again once; a squid that dies after the
 # walk attached stays a failure of the study ("died before it was stopped").
-squid_died_alone() {
+squid_died_alone() { # CONFIG
 	local st
 	wait "$SQUID_PID" 2>/dev/null; st=$?
 	cat "$W/log/cache.log" "$W/log/squid.out" > "$OUT/cache-$LABEL-alone.log" 2>/dev/null
@@ -232,7 +232,7 @@ squid_died_alone() {
 		tee -a "$OUT/summary.txt" >&2
 	SQUID_PID=""
 	kill -INT "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=""
-	rm -rf "$W/cache-ufs"
+	rm -rf "$W/cache-$(conf_store "$1")"
 }
 walk_under_load() { # NAME CONFIG LOAD_SECONDS: squid CONFIG under the load, walked into $OUT/NAME.*; the load goes on
 	local try
@@ -245,7 +245,7 @@ walk_under_load() { # NAME CONFIG LOAD_SECONDS: squid CONFIG under the load, wal
 			cat "$OUT/$1.txt" "$OUT/$1.err" | grep -q "no process $SQUID_PID" || return 0
 		fi
 		[ "$try" = 2 ] && return 0
-		squid_died_alone
+		squid_died_alone "$2"
 	done
 }
 
