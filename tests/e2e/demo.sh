@@ -73,7 +73,13 @@ json_check "$TMP/d.json" 'd["select_server"]["rps"] > 0 and d["epoll_server"]["r
 json_check "$TMP/d.json" 'd["select_server"]["connections"] >= 1004 and d["epoll_server"]["connections"] >= 1004'
 json_check "$TMP/d.json" '[n["function"] for n in d["select_server"]["path"][:3]] == ["main", "serve_forever", "poll_clients"]'
 json_check "$TMP/d.json" 'any(n["function"].split(".")[0] in ("do_select", "core_sys_select") and n["space"] == "kernel" for n in d["select_server"]["path"])'
-json_check "$TMP/d.json" 'any(n["function"].split(".")[0] in ("do_epoll_wait", "ep_poll") for n in d["epoll_server"]["path"])'
+# epoll_server's path crosses into the kernel under epoll_wait() and goes on to do_epoll_wait, unless it
+# had to stop before: the path only descends into a child holding half of the wait samples, so where it
+# stops short, what the last node's children hold together (its share less its self time) is below half.
+# (On the PVM guest of 2026-12-07, in one run of five, do_syscall_64's own time, the system call's entry
+# and exit, held 29% of the wait path: its children together held 48%, no child half.)
+json_check "$TMP/d.json" 'any(n["space"] == "kernel" for n in d["epoll_server"]["path"])'
+json_check "$TMP/d.json" 'any(n["function"].split(".")[0] in ("do_epoll_wait", "ep_poll") for n in d["epoll_server"]["path"]) or (lambda e, last: last["space"] == "kernel" and 2 * (last["pct"] - sum(t["pct"] for t in e["top"] if t["function"] == last["function"] and t["space"] == "kernel")) < e["wait_pct"])(d["epoll_server"], d["epoll_server"]["path"][-1])'
 # the finding's share is the JSON's
 pct=$(python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["select_server"]["wait_pct"])' "$TMP/d.json")
 echo "$finding" | grep -q "^Finding: $pct% of select_server's CPU time is in select()" || fail "the finding's share is not the measured $pct%"
