@@ -129,8 +129,9 @@
  * bit may be clear. Pops treat it as EMPTY (position not filled). Two protocols keep H:
  *
  *   close(r) (slot_close; by a pop that found ring r, not its own, empty with r's bit set, and the same
- *       unfilled entry at its head for a while, see "When to close"):
- *       w0 = hint word; h = head; e = ent[h]; if e is EMPTY(lap h) or CLOSED(lap h, g):
+ *       unfilled entry at the same position h for a while, see "When to close"; the pop knew C >= h
+ *       from head or from the entries, see "Stealing without the cursor"):
+ *       w0 = hint word; e = ent[h]; if e is EMPTY(lap h) or CLOSED(lap h, g):
  *       CAS e -> CLOSED(lap h, g + 1) (from EMPTY: g + 1 = 0), then CAS hint word w0 -> w0 with bit r
  *       cleared. Any failure: give up, the bit stays set (allowed).
  *   push into CLOSED(lap t, g) (slot_push): first reopen, i.e. CAS the hint word to (version + 1, bit r
@@ -138,16 +139,16 @@
  *       look at the entry again (and reopen again if it is still, or again, CLOSED).
  *
  * Why H holds. Initially every bit is set. A bit is cleared only by a close whose hint CAS succeeded: at
- * its entry CAS the entry at h was unfilled (EMPTY or CLOSED in lap h) with head read as h, so by I0/I1
- * C = F = h, and the ring was empty with F's entry CLOSED. Between the entry CAS and the hint CAS the
- * position can only be filled by a push that read the new CLOSED value (EMPTY of that lap never comes
- * back once closed, and every older CLOSED value carries a smaller generation), i.e. read it after the
- * entry CAS, hence reopened after the close read w0: the hint word changed and the close's hint CAS
- * fails. A push that reopened before w0 was read and is still to fill expects an older generation; its
- * entry CAS fails, it sees the new CLOSED and reopens again, after the clear. So when the clear succeeds
- * the ring is empty, F's entry is CLOSED, and every later fill of F is preceded by a reopen that sets the
- * bit again; a push into an EMPTY entry never needs the bit, because by H an EMPTY frontier means the
- * bit is set. Why the version: a reopen must change the word even when the bit is already set, or a
+ * its entry CAS the entry at h was unfilled (EMPTY or CLOSED in lap h), and C >= h was known before (C
+ * never decreases), so by I1 C = F = h, and the ring was empty with F's entry CLOSED. Between the entry CAS
+ * and the hint CAS the position can only be filled by a push that read the new CLOSED value (EMPTY of that
+ * lap never comes back once closed, and every older CLOSED value carries a smaller generation), i.e. read
+ * it after the entry CAS, hence reopened after the close read w0: the hint word changed and the close's
+ * hint CAS fails. A push that reopened before w0 was read and is still to fill expects an older generation;
+ * its entry CAS fails, it sees the new CLOSED and reopens again, after the clear. So when the clear
+ * succeeds the ring is empty, F's entry is CLOSED, and every later fill of F is preceded by a reopen that
+ * sets the bit again; a push into an EMPTY entry never needs the bit, because by H an EMPTY frontier means
+ * the bit is set. Why the version: a reopen must change the word even when the bit is already set, or a
  * close that read w0 with the bit set would clear it under the push. The word itself has no ABA: bits
  * are set only together with a version increment (2^32 of them between one close's two reads would be
  * needed). Generations wrap after 2^26 closes of one ring inside one push's load-to-CAS window.
@@ -157,7 +158,8 @@
  * does so because a close or another push succeeded. Cost in steady state: one more load on a hit (the
  * hint word, a line that stays cached while no ring changes state); a miss on a pool that has been empty
  * for a while one load; a miss while some bit is set the own ring's two loads plus one load per hint word
- * and two per hinted ring; a word is written once per close and once per reopen.
+ * and two per hinted ring (two entries, usually of one line: "Stealing without the cursor"); a word is
+ * written once per close and once per reopen.
  */
 
 /*
@@ -174,20 +176,21 @@
  *
  *   - a pop never closes its own ring (alone on the pool, it remembers it in the empty witness below);
  *   - a pop that finds another ring empty closes it only when the same thread found that ring empty, with
- *     the same unfilled entry at the same head (no push and no pop in between: the witness argument
+ *     the same unfilled entry at the same position (no push and no pop in between: the witness argument
  *     below), at least cw_objpool_idle_ticks earlier (idle_close). A thread-local memo holds one (pool
  *     id, ring, head, entry, time); it moves to another ring when its ring's entry changed (a push, or
  *     the close), or to another pool. A ring that refills within that time is never closed; an idle ring
  *     is closed that long after the first miss that saw it, and many idle rings one after another.
  *
- * The memo only decides whether to attempt a close, and slot_close reads the ring again and CASes against
- * what it read, so a memo torn by a signal handler (it has no sequence number) or a stale one can cause an
- * early or a missed close attempt, never a wrong one; it holds no pointer, the entry is found from the
- * pool being popped. The clock is the TSC on x86-64 (a few ns, no system call: pops run inside signal
- * handlers and inside the agent's hooks, where calling into libc could recurse); elsewhere the memo counts
- * the misses that saw the ring unchanged instead. Measured on that VM (bench/queues, interleaved with the
- * old code, medians of 5): huge misses at 2 threads 4.9-7.5 M pairs/s (1.54-2.58x the freelist; ten more
- * runs of that cell 1.66-2.59x), 1 thread unchanged; docs/parts/objpool-results.md has the tables.
+ * The memo only decides whether to attempt a close, and slot_close reads the entry of the position this pop
+ * found unfilled again and CASes against what it read, so a memo torn by a signal handler (it has no
+ * sequence number) or a stale one can cause an early or a missed close attempt, never a wrong one; it holds
+ * no pointer, the entry is found from the pool being popped. The clock is the TSC on x86-64 (a few ns, no
+ * system call: pops run inside signal handlers and inside the agent's hooks, where calling into libc could
+ * recurse); elsewhere the memo counts the misses that saw the ring unchanged instead. Measured on that VM
+ * (bench/queues, interleaved with the old code, medians of 5): huge misses at 2 threads 4.9-7.5 M pairs/s
+ * (1.54-2.58x the freelist; ten more runs of that cell 1.66-2.59x), 1 thread unchanged;
+ * docs/parts/objpool-results.md has the tables.
  */
 
 /*
@@ -238,6 +241,44 @@
  * field (one store, no sequence number needed: a zero bit field matches no nonempty hint word, so it can
  * only lose a witness, never make one up). Cost: the first hit after a refill pays six thread-local
  * loads and one load of an entry in the line it pops from, later hits two loads; the check is wait-free.
+ */
+
+/*
+ * Stealing without the cursor
+ *
+ * A pop from another CPU's ring (pop_bits: the own ring was empty) used to read that ring's head, and a
+ * successful one to move it (cursor_done): two cache lines of the owner's (the cursors and the entries),
+ * both of which the owner writes on its every pop and push. Huge misses at 2 threads are little else:
+ * each thread empties its ring and then spends most of its pops on the other's, so each such pop moved
+ * two lines between the CPUs and the owner's next operation moved them back. A thief now touches only the
+ * entries (slot_steal), and leaves head behind for the owner to advance (the helping CAS on a line the
+ * owner holds anyway); I0 allows a cursor to lag any distance.
+ *
+ * Where to start, then? At a thread-local guess g of the ring's head (head_guess, by ring % 16, not by
+ * pool): the position after the last one this thread consumed there, or the one it found unfilled. A
+ * position g is a safe start when C >= g, and the entries show that without the cursor:
+ *
+ *   G: if a load of ent[(g - 1) & mask] shows a later lap than position g - 1's, then C >= g from then on.
+ *      A later lap in that entry means position g - 1 was consumed (a pop turned FULL(lap) into EMPTY(lap
+ *      + 1); every later state of the entry, a fill or a close of position g - 1 + cap or beyond, comes
+ *      after that), consumption is in order (I1), and C never decreases.
+ *
+ * So slot_steal loads ent[g - 1], and only when it shows a later lap starts at g; otherwise (a guess from
+ * another pool or another ring, g = 0, or a guess that is simply wrong) it reads head, a lower bound of C
+ * by I0. From a start h with C >= h it proceeds exactly as slot_pop does from head: FULL(lap h) means
+ * position h is filled and C = h, the CAS consumes it; unfilled in lap h means C = F = h, an empty ring
+ * (I3, the miss's witness for idle_close); a later lap means position h was consumed and it moves to h + 1
+ * (G again) instead of helping the cursor. No guess, however stale or torn by a signal handler, can make
+ * a pop consume out of order or report a miss on a ring that was not empty: the start's soundness comes
+ * from the entry, not from the guess. The guess only decides the cost. After cap - 1 consumed positions
+ * in a row (others consuming faster than this walk), or an entry of an earlier lap (impossible from a
+ * start at most C, by I2; from head it is slot_pop's stale read), it falls back to slot_pop_at from head,
+ * helping included.
+ *
+ * Measured on the AMD EPYC PVM guest of 2026-12-07 (a line between the two vCPUs ~87 ns at the time;
+ * bench/queues interleaved with the previous code, medians of 5): huge misses at 2 threads 11.1-11.5 M
+ * pairs/s against 6.2-6.8 M (3.4-4.4x the freelist against 1.8-2.5x), 4 threads 10.2-11.0 M against
+ * 4.6-5.3 M; 1 thread and the other cases unchanged within the run-to-run spread.
  */
 
 #define VAL_BITS 27
@@ -401,11 +442,13 @@ static inline uint32_t cur_slot(const struct cw_objpool *pool)
 	return cpu < pool->nr_slots ? cpu : cpu % pool->nr_slots;
 }
 
+/* Pops from ring s starting at position h (read from head, or any position up to C: see "Stealing
+ * without the cursor"). On success *posp is the position consumed; on a miss because the position found
+ * was unfilled, *posp is that position and *ep its entry (a witness that the ring was empty at that
+ * load), else *posp is UINT64_MAX. */
 static inline __attribute__((always_inline)) void *
-slot_pop(const struct cw_objpool *pool, struct slot *s)
+slot_pop_at(const struct cw_objpool *pool, struct slot *s, uint64_t h, uint64_t *posp, uint64_t *ep_out)
 {
-	uint64_t h = LD(&s->head);
-
 	for (;;) {
 		uint64_t *ep = &s->ent[h & pool->mask];
 		uint64_t e = LD(ep);
@@ -414,10 +457,14 @@ slot_pop(const struct cw_objpool *pool, struct slot *s)
 
 		if (d == 0) {
 			uint64_t val = e & VAL_MASK;
-			if (!val || (val & CLOSED_FLAG))
+			if (!val || (val & CLOSED_FLAG)) {
+				*posp = h;
+				*ep_out = e;
 				return NULL;	/* I3: empty (EMPTY or CLOSED) */
+			}
 			if (CAS(ep, &e, mkent((lap + 1) & LAP_MASK, 0))) {
 				cursor_done(&s->head, h);
+				*posp = h;
 				return val_obj(pool, val);
 			}
 			continue;	/* taken by another pop: the entry now shows a later lap */
@@ -428,10 +475,67 @@ slot_pop(const struct cw_objpool *pool, struct slot *s)
 		}
 		/* An earlier lap at head cannot happen (I1); head must have been read stale. */
 		uint64_t nh = LD(&s->head);
-		if (nh == h)
+		if (nh == h) {
+			*posp = UINT64_MAX;
 			return NULL;
+		}
 		h = nh;
 	}
+}
+
+static inline __attribute__((always_inline)) void *slot_pop(const struct cw_objpool *pool, struct slot *s)
+{
+	uint64_t pos, e;
+
+	return slot_pop_at(pool, s, LD(&s->head), &pos, &e);
+}
+
+/* The thread's guesses of the other rings' heads, by ring % HEAD_GUESSES (see "Stealing without the
+ * cursor"). Any value is safe: a guess is used only once the entries show it is not past C. */
+#define HEAD_GUESSES 16
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t head_guess[HEAD_GUESSES];
+
+/* Pops from ring r, another CPU's, reading and writing only its entries in the common case (see
+ * "Stealing without the cursor"). On a miss, *hp and *ep as slot_pop_at's. */
+static inline __attribute__((always_inline)) void *
+slot_steal(const struct cw_objpool *pool, uint32_t r, uint64_t *hp, uint64_t *ep_out)
+{
+	struct slot *s = slot_at(pool, r);
+	uint64_t *gp = &head_guess[r % HEAD_GUESSES];
+	uint64_t g = __atomic_load_n(gp, __ATOMIC_RELAXED), steps = 0;
+	void *obj;
+
+	/* C >= g when position g - 1 was consumed: its entry shows a later lap (I1, consumption in order) */
+	if (g == 0 || lap_diff(LD(&s->ent[(g - 1) & pool->mask]), lap_of(pool, g - 1)) - 1 >= LAP_HALF - 1)
+		g = LD(&s->head);	/* no usable guess: head is a lower bound of C (I0) */
+	for (;;) {
+		uint64_t *ep = &s->ent[g & pool->mask];
+		uint64_t e = LD(ep);
+		uint64_t lap = lap_of(pool, g);
+		uint64_t d = lap_diff(e, lap);
+
+		if (d == 0) {
+			uint64_t val = e & VAL_MASK;
+			if (!val || (val & CLOSED_FLAG)) {
+				__atomic_store_n(gp, g, __ATOMIC_RELAXED);
+				*hp = g;
+				*ep_out = e;
+				return NULL;	/* C >= g and position g unfilled: empty (I3) */
+			}
+			if (CAS(ep, &e, mkent((lap + 1) & LAP_MASK, 0))) {
+				__atomic_store_n(gp, g + 1, __ATOMIC_RELAXED);
+				return val_obj(pool, val);
+			}
+			continue;	/* taken by another pop: the entry now shows a later lap */
+		}
+		if (d >= LAP_HALF || ++steps > pool->mask)
+			break;		/* an earlier lap (head read stale), or far behind: the cursor */
+		g++;			/* position g consumed: C >= g + 1 */
+	}
+	obj = slot_pop_at(pool, s, LD(&s->head), hp, ep_out);
+	if (*hp != UINT64_MAX)
+		__atomic_store_n(gp, *hp + !!obj, __ATOMIC_RELAXED);
+	return obj;
 }
 
 static inline uint64_t *hint_at(const struct cw_objpool *pool, uint32_t k)
@@ -451,22 +555,21 @@ static __attribute__((noinline)) void hint_open(const struct cw_objpool *pool, u
 
 /* A pop found ring r empty while r's bit was set (its own ring: see pop_others): one attempt to close it
  * and clear the bit. Giving up at any point leaves the bit set, which is always allowed. */
-static __attribute__((noinline)) void slot_close(const struct cw_objpool *pool, uint32_t r)
+static __attribute__((noinline)) void slot_close(const struct cw_objpool *pool, uint32_t r, uint64_t h)
 {
 	struct slot *s = slot_at(pool, r);
 	uint64_t *hw = hint_at(pool, r / HINT_RINGS);
 	uint64_t bit = 1ull << (r % HINT_RINGS);
-	uint64_t w0 = LD(hw), h, e, lap, val, nv;
+	uint64_t w0 = LD(hw), e, lap, val, nv;
 	uint64_t *ep;
 
 	if (!(w0 & bit))
 		return;
-	h = LD(&s->head);
 	ep = &s->ent[h & pool->mask];
 	e = LD(ep);
 	lap = lap_of(pool, h);
 	if (lap_diff(e, lap) != 0)
-		return;		/* head is behind (or read stale): not worth helping here */
+		return;		/* position h was filled and consumed meanwhile */
 	val = e & VAL_MASK;
 	if (!val)
 		nv = CLOSED_FLAG;
@@ -625,18 +728,15 @@ static inline uint64_t idle_elapsed(void)
 
 /* A pop found ring r (not its own) empty: close it if this thread has seen it empty and unchanged for
  * cw_objpool_idle_ticks, else remember it. */
-static __attribute__((noinline)) void idle_close(const struct cw_objpool *pool, uint32_t r)
+static __attribute__((noinline)) void idle_close(const struct cw_objpool *pool, uint32_t r, uint64_t h,
+						 uint64_t e)
 {
-	uint64_t h, e;
-
-	if (!head_unfilled(pool, slot_at(pool, r), &h, &e))
-		return; /* head lags, or refilled meanwhile */
 	if (idle.pool_id == pool->id && idle.r != r && idle.r < pool->nr_slots &&
 	    LD(&slot_at(pool, idle.r)->ent[idle.h & pool->mask]) == idle.e)
 		return; /* the memo follows another ring that is still as it was: keep it */
 	if (idle.pool_id == pool->id && idle.r == r && idle.h == h && idle.e == e) {
 		if (idle_elapsed() >= __atomic_load_n(&cw_objpool_idle_ticks, __ATOMIC_RELAXED))
-			slot_close(pool, r);
+			slot_close(pool, r, h);
 		return;
 	}
 	idle = (struct idle_memo){ .pool_id = pool->id, .h = h, .e = e, .t0 = idle_start(), .r = r };
@@ -647,11 +747,13 @@ static inline void *pop_bits(struct cw_objpool *pool, uint32_t k, uint64_t bits)
 {
 	while (bits) {
 		uint32_t r = k * HINT_RINGS + (uint32_t)__builtin_ctzll(bits);
-		void *obj = slot_pop(pool, slot_at(pool, r));
+		uint64_t h = UINT64_MAX, e = 0;
+		void *obj = slot_steal(pool, r, &h, &e);
 
 		if (obj)
 			return obj;
-		idle_close(pool, r);
+		if (h != UINT64_MAX)
+			idle_close(pool, r, h, e);
 		bits &= bits - 1;
 	}
 	return NULL;

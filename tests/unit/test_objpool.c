@@ -317,6 +317,57 @@ static void test_miss_empty_pool(void **state)
 	assert_int_equal(cw_objpool_fini(p), 0);	/* all three back */
 }
 
+/* Stealing starts at the thread's guess of the other ring's head (objpool.c, "Stealing without the
+ * cursor"), kept by ring number, not by pool: a guess left by another pool must not hide objects. Pool
+ * b's ring 1 keeps 2 objects at positions 2 and 3; pool a leaves the guess "ring 1 is empty at position
+ * 4"; b's pops must still find both (taken at face value, position 4 of b's ring 1 is unfilled: a miss
+ * on a pool holding two objects). Runs on CPU 0 only: ring 0 is the own ring, ring 1 another CPU's. */
+static void test_steal_guess_other_pool(void **state)
+{
+	struct cw_objpool *a, *b;
+	cpu_set_t saved;
+	void *o[9];
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&a, 8, 16, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	assert_int_equal(cw_objpool_init(&b, 8, 16, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	if (pin(0)) {
+		cw_objpool_fini(a);
+		cw_objpool_fini(b);
+		skip();
+	}
+	uint64_t dflt = never_close();
+	for (int i = 0; i < 6; i++)	/* b: ring 0's four, then ring 1's positions 0 and 1 */
+		assert_non_null(o[i] = cw_objpool_pop(b));
+	assert_int_equal(cw_objpool_slot_count(b, 1), 2);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(cw_objpool_push(b, o[i]), 0);	/* into ring 0 */
+	for (int i = 0; i < 8; i++)	/* a: all of both rings; then ring 1 is empty at position 4 */
+		assert_non_null(o[i] = cw_objpool_pop(a));
+	assert_null(cw_objpool_pop(a));
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(cw_objpool_push(a, o[i]), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_non_null(o[i] = cw_objpool_pop(b));
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(o[i], o[j]);
+	}
+	assert_int_equal(cw_objpool_slot_count(b, 1), 0);
+	assert_null(cw_objpool_pop(b));
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(cw_objpool_push(b, o[i]), 0);
+	/* and after its own ring 1 was stolen empty by b, a's guess (position 4) is still right for a */
+	for (int i = 0; i < 8; i++)
+		assert_non_null(o[i] = cw_objpool_pop(a));
+	assert_null(cw_objpool_pop(a));
+	cw_objpool_idle_ticks = dflt;
+	sched_setaffinity(0, sizeof(saved), &saved);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(cw_objpool_push(a, o[i]), 0);
+	assert_int_equal(cw_objpool_fini(a), 0);
+	assert_int_equal(cw_objpool_fini(b), 0);
+}
+
 /* The one object left in the pool sits in another CPU's ring, which a miss from this CPU had closed: the
  * push there reopens it and the next pop here finds it; then the same the other way round. Needs two
  * CPUs the test may run on. */
@@ -614,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_push_to_current_cpu),
 		cmocka_unit_test(test_miss_empty_pool),
 		cmocka_unit_test(test_pop_finds_other_ring),
+		cmocka_unit_test(test_steal_guess_other_pool),
 		cmocka_unit_test(test_miss_witness),
 		cmocka_unit_test(test_miss_policy_two_words),
 		cmocka_unit_test(test_threads_scatter),
