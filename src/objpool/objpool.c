@@ -275,10 +275,10 @@
  * start at most C, by I2; from head it is slot_pop's stale read), it falls back to slot_pop_at from head,
  * helping included.
  *
- * Measured on the AMD EPYC PVM guest of 2026-12-07 (a line between the two vCPUs ~87 ns at the time;
- * bench/queues interleaved with the previous code, medians of 5): huge misses at 2 threads 11.1-11.5 M
- * pairs/s against 6.2-6.8 M (3.4-4.4x the freelist against 1.8-2.5x), 4 threads 10.2-11.0 M against
- * 4.6-5.3 M; 1 thread and the other cases unchanged within the run-to-run spread.
+ * Measured on the AMD EPYC PVM guest of 2026-12-07 (bench/queues interleaved with the previous code,
+ * medians of 5), with a line moving between the two vCPUs in ~87 ns and later in ~240 ns: huge misses at
+ * 2 threads 9.7-11.5 M pairs/s against 4.6-6.8 M (3.06-4.07x the freelist against 1.38-2.45x, seven
+ * runs), 4 threads 2.6-4.1x against 1.3-1.9x; 1 thread and the other cases unchanged within the spread.
  */
 
 #define VAL_BITS 27
