@@ -318,19 +318,25 @@ static void test_miss_empty_pool(void **state)
 }
 
 /* Stealing starts at the thread's guess of the other ring's head (objpool.c, "Stealing without the
- * cursor"), kept by ring number, not by pool: a guess left by another pool must not hide objects. Pool
- * b's ring 1 keeps 2 objects at positions 2 and 3; pool a leaves the guess "ring 1 is empty at position
- * 4"; b's pops must still find both (taken at face value, position 4 of b's ring 1 is unfilled: a miss
- * on a pool holding two objects). Runs on CPU 0 only: ring 0 is the own ring, ring 1 another CPU's. */
+ * cursor"). The guesses sit in a 16-entry table indexed by ring and pool id, so pools whose ids differ by
+ * 16 share an entry for the same ring: a guess left by another pool must not hide objects. Pool b's ring
+ * 1 keeps 2 objects at positions 2 and 3; pool a, 16 pools later, leaves the guess "ring 1 is empty at
+ * position 4"; b's pops must still find both (taken at face value, position 4 of b's ring 1 is unfilled:
+ * a miss on a pool holding two objects). Runs on CPU 0 only: ring 0 is the own ring, ring 1 another
+ * CPU's. */
 static void test_steal_guess_other_pool(void **state)
 {
-	struct cw_objpool *a, *b;
+	struct cw_objpool *a, *b, *x;
 	cpu_set_t saved;
 	void *o[9];
 
 	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
-	assert_int_equal(cw_objpool_init(&a, 8, 16, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
 	assert_int_equal(cw_objpool_init(&b, 8, 16, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	for (int i = 0; i < 15; i++) {	/* pool ids are consecutive: a gets b's id + 16 */
+		assert_int_equal(cw_objpool_init(&x, 1, 16, 2, NULL, NULL, 0), 0);
+		assert_int_equal(cw_objpool_fini(x), 0);
+	}
+	assert_int_equal(cw_objpool_init(&a, 8, 16, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
 	if (pin(0)) {
 		cw_objpool_fini(a);
 		cw_objpool_fini(b);
@@ -354,18 +360,74 @@ static void test_steal_guess_other_pool(void **state)
 	}
 	assert_int_equal(cw_objpool_slot_count(b, 1), 0);
 	assert_null(cw_objpool_pop(b));
-	for (int i = 0; i < 8; i++)
-		assert_int_equal(cw_objpool_push(b, o[i]), 0);
-	/* and after its own ring 1 was stolen empty by b, a's guess (position 4) is still right for a */
-	for (int i = 0; i < 8; i++)
-		assert_non_null(o[i] = cw_objpool_pop(a));
-	assert_null(cw_objpool_pop(a));
 	cw_objpool_idle_ticks = dflt;
 	sched_setaffinity(0, sizeof(saved), &saved);
 	for (int i = 0; i < 8; i++)
-		assert_int_equal(cw_objpool_push(a, o[i]), 0);
+		assert_int_equal(cw_objpool_push(b, o[i]), 0);
 	assert_int_equal(cw_objpool_fini(a), 0);
 	assert_int_equal(cw_objpool_fini(b), 0);
+}
+
+/* A guess that is right (C >= guess) but far behind, because another thread stole meanwhile: the thief
+ * walks over at most a line of consumed positions, then starts again from head, which the other thief
+ * moved after itself. 64 objects on two rings, 32 in ring 1. This thread (CPU 0) takes ring 0's 32 and
+ * ring 1's positions 0-3; a second thread on CPU 0 takes positions 4-23; this thread's guess (4) is then
+ * 20 behind C, and its next pops must take exactly positions 24-31 and then miss. */
+struct behind_arg {
+	struct cw_objpool *p;
+	void *got[20];
+	int n;
+};
+
+static void *behind_thief(void *argp)
+{
+	struct behind_arg *arg = argp;
+
+	if (pin(0))
+		return NULL;
+	while (arg->n < 20 && (arg->got[arg->n] = cw_objpool_pop(arg->p)))
+		arg->n++;
+	return NULL;
+}
+
+static void test_steal_guess_behind(void **state)
+{
+	struct behind_arg arg = { 0 };
+	struct cw_objpool *p;
+	cpu_set_t saved;
+	pthread_t th;
+	void *o[64];
+	int n = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(cw_objpool_init(&p, 64, 16, 2, NULL, NULL, CW_OBJPOOL_F_CHECK), 0);
+	if (pin(0)) {
+		cw_objpool_fini(p);
+		skip();
+	}
+	uint64_t dflt = never_close();
+	for (; n < 36; n++)
+		assert_non_null(o[n] = cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_slot_count(p, 1), 28);
+	arg.p = p;
+	assert_int_equal(pthread_create(&th, NULL, behind_thief, &arg), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(arg.n, 20);
+	assert_int_equal(cw_objpool_slot_count(p, 1), 8);
+	for (int i = 0; i < 20; i++)
+		o[n++] = arg.got[i];
+	for (int i = 0; i < 8; i++)
+		assert_non_null(o[n++] = cw_objpool_pop(p));
+	assert_null(cw_objpool_pop(p));
+	assert_int_equal(cw_objpool_slot_count(p, 1), 0);
+	for (int i = 0; i < 64; i++)	/* every object exactly once */
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(o[i], o[j]);
+	cw_objpool_idle_ticks = dflt;
+	sched_setaffinity(0, sizeof(saved), &saved);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(cw_objpool_push(p, o[i]), 0);
+	assert_int_equal(cw_objpool_fini(p), 0);
 }
 
 /* The one object left in the pool sits in another CPU's ring, which a miss from this CPU had closed: the
@@ -666,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_miss_empty_pool),
 		cmocka_unit_test(test_pop_finds_other_ring),
 		cmocka_unit_test(test_steal_guess_other_pool),
+		cmocka_unit_test(test_steal_guess_behind),
 		cmocka_unit_test(test_miss_witness),
 		cmocka_unit_test(test_miss_policy_two_words),
 		cmocka_unit_test(test_threads_scatter),
