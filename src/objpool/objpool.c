@@ -286,8 +286,9 @@
  *
  * Measured on the AMD EPYC PVM guest of 2026-12-07 (bench/queues interleaved with the previous code,
  * medians of 5), with a line moving between the two vCPUs in ~87 ns and later in ~240 ns: huge misses at
- * 2 threads 9.7-11.5 M pairs/s against 4.6-6.8 M (3.06-4.07x the freelist against 1.38-2.45x, seven
- * runs), 4 threads 2.6-4.1x against 1.3-1.9x; 1 thread and the other cases unchanged within the spread.
+ * 2 threads 9.5-12.1 M pairs/s against 4.6-6.8 M (2.51-4.33x the freelist against 1.38-2.48x; without
+ * the catch-up 3.06-4.07x), 4 threads 2.4-2.8x against 1.3-1.9x; 1 thread and the other cases unchanged
+ * within the spread. docs/parts/objpool-results.md has the runs.
  */
 
 #define VAL_BITS 27
