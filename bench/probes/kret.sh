@@ -1,7 +1,8 @@
 #!/bin/bash
-# The seed's kretprobe experiment in user space: calls per second of one instrumented routine at 1, 2, 4, 8
-# and 16 threads, with return instances from the per-thread stack, the objpool and the freelist (the last
-# two when this build has them). Median of RUNS runs. Prints a table, writes bench/results/kret.json.
+# The seed's kretprobe experiment in user space: calls per second of one instrumented routine
+# (probe_target's probed_mt) at 1, 2, 4, 8 and 16 threads, with return instances from the per-thread stack,
+# the objpool and the freelist (the last two when this build has them). Median of RUNS runs. Prints a
+# table, writes bench/results/kret.json.
 set -eu
 cd "$(dirname "$0")/../.."
 CW=build/crosswalk T=build/bench/probe_target
@@ -14,7 +15,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for p in $pools; do
 	for t in 1 2 4 8 16; do
 		for i in $(seq "$RUNS"); do
-			"$CW" measure --pool $p -f probed -o /dev/null -- "$T" threads $t $((N / t)) 2>/dev/null |
+			"$CW" measure --pool $p -f probed_mt -o /dev/null -- "$T" threads $t $((N / t)) 2>/dev/null |
 				sed -n 's/^calls_per_sec \([0-9]*\).*/\1/p'
 		done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' > "$tmp/$p.$t"
 	done
