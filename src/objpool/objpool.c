@@ -254,10 +254,10 @@
  * entries (slot_steal) in the common case, and leaves head behind for the owner to advance (the helping
  * CAS on a line the owner holds anyway); I0 allows a cursor to lag any distance.
  *
- * Where to start, then? At a thread-local guess g of the ring's head (head_guess: 16 entries indexed by
- * ring and pool id, so rings 16 apart, and pools 16 apart, share one): the position after the last one
- * this thread consumed there, or the one it found unfilled. A position g is a safe start when C >= g,
- * and the entries show that without the cursor:
+ * Where to start, then? At a thread-local guess g of the ring's head (head_guess: 16 entries, ring r of
+ * pool i at (r + 7i) mod 16, so some rings of different pools, and rings 16 apart, share one): the
+ * position after the last one this thread consumed there, or the one it found unfilled. A position g is
+ * a safe start when C >= g, and the entries show that without the cursor:
  *
  *   G: if a load of ent[(g - 1) & mask] shows a later lap than position g - 1's, then C >= g from then on.
  *      A later lap in that entry means position g - 1 was consumed (a pop turned FULL(lap) into EMPTY(lap
@@ -282,7 +282,9 @@
  * when g + 1 is a multiple of STEAL_ADVANCE (8): cursor_catch_up, one load and at most one CAS, allowed
  * by I0 (g consumed, and all before it), skipped when head is already there or past. The lag behind C is
  * then at most about 8 per thread stealing from the ring at once, and the walk from head short; the cost
- * is one access to the cursor line per 8 steals instead of two per steal and per miss.
+ * is one access to the cursor line per 8 steals instead of two per steal and per miss. (An owner
+ * preempted between the load and the plain store of cursor_done moves head back when it resumes, undoing
+ * the catch-ups made meanwhile; the next pops help over that once, as before this change.)
  *
  * Measured on the AMD EPYC PVM guest of 2026-12-07 (bench/queues interleaved with the previous code,
  * medians of 5), with a line moving between the two vCPUs in ~87 ns and later in ~240 ns: huge misses at
@@ -312,7 +314,8 @@
 #define HINT_STRIDE (CACHELINE / sizeof(uint64_t))	/* one cache line per word */
 
 struct slot {
-	/* Cursors: counters of positions, only ever advanced by one with a CAS. */
+	/* Cursors: counters of positions, lower bounds of the frontiers (I0): moved one position by a
+	 * helping CAS, to a thief's position by cursor_catch_up, and by cursor_done's plain store. */
 	_Alignas(CACHELINE) uint64_t head;
 	uint64_t tail;
 	char pad[CACHELINE - 2 * sizeof(uint64_t)];
@@ -506,14 +509,15 @@ static inline __attribute__((always_inline)) void *slot_pop(const struct cw_objp
 #define HEAD_GUESSES 16
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t head_guess[HEAD_GUESSES];
 
-/* How far a thief walks over consumed positions before it falls back to the cursor (one line of
+/* How far a thief walks over consumed positions before it falls back to the cursor (about a line of
  * entries), and how often it moves the cursor after itself (every STEAL_ADVANCE-th position): together
  * they keep what the owner, or a thief without a usable guess, finds behind head small. */
 #define WALK_MAX 8
 #define STEAL_ADVANCE 8
 
-/* Moves cursor cur forward to pos when it is behind (pos - 1 consumed or filled: I0 allows it); a
- * failed CAS means someone else moved it, which is as good. */
+/* Moves cursor cur forward to pos when it is behind (pos - 1 consumed or filled: I0 allows it). One
+ * attempt: a failed CAS means someone moved it meanwhile, usually forward; when it was back (cursor_done)
+ * or to a smaller target, the next catch-up or the owner's helping repairs it. */
 static __attribute__((noinline)) void cursor_catch_up(uint64_t *cur, uint64_t pos)
 {
 	uint64_t c = LD(cur);
