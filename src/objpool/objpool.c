@@ -455,6 +455,34 @@ static inline uint32_t cur_slot(const struct cw_objpool *pool)
 	return cpu < pool->nr_slots ? cpu : cpu % pool->nr_slots;
 }
 
+/* What a pop finds at a position p that is at most C (p read from head, I0, or shown by the entries, G). */
+enum pos_state {
+	POS_TAKEN,	/* p held an object of its lap, and this pop consumed it */
+	POS_UNFILLED,	/* EMPTY or CLOSED in p's lap: C = F = p, the ring is empty (I3) */
+	POS_CONSUMED,	/* a later lap: p was consumed already, C >= p + 1 */
+	POS_AHEAD,	/* an earlier lap: impossible for p <= C (I2), so p was read stale */
+};
+
+/* Looks at position p of ring s once and, when it holds an object of p's lap, takes it with the pop's one
+ * CAS (into *objp). *ep_out is the entry read: for POS_UNFILLED, the witness of the empty ring. Shared by
+ * the pop from head (slot_pop_at) and the pop from a guess (slot_steal). */
+static inline __attribute__((always_inline)) enum pos_state
+pos_take(const struct cw_objpool *pool, struct slot *s, uint64_t p, uint64_t *ep_out, void **objp)
+{
+	uint64_t *ep = &s->ent[p & pool->mask];
+	uint64_t e = LD(ep), lap = lap_of(pool, p), d = lap_diff(e, lap), val = e & VAL_MASK;
+
+	*ep_out = e;
+	if (d != 0)
+		return d < LAP_HALF ? POS_CONSUMED : POS_AHEAD;
+	if (!val || (val & CLOSED_FLAG))
+		return POS_UNFILLED;
+	if (!CAS(ep, &e, mkent((lap + 1) & LAP_MASK, 0)))
+		return POS_CONSUMED;	/* another pop took it: FULL(lap) only ever becomes EMPTY(lap + 1) */
+	*objp = val_obj(pool, val);
+	return POS_TAKEN;
+}
+
 /* Pops from ring s starting at position h (read from head, or any position up to C: see "Stealing
  * without the cursor"). On success *posp is the position consumed; on a miss because the position found
  * was unfilled, *posp is that position and *ep its entry (a witness that the ring was empty at that
@@ -463,36 +491,29 @@ static inline __attribute__((always_inline)) void *
 slot_pop_at(const struct cw_objpool *pool, struct slot *s, uint64_t h, uint64_t *posp, uint64_t *ep_out)
 {
 	for (;;) {
-		uint64_t *ep = &s->ent[h & pool->mask];
-		uint64_t e = LD(ep);
-		uint64_t lap = lap_of(pool, h);
-		uint64_t d = lap_diff(e, lap);
+		void *obj = NULL;
+		uint64_t nh;
 
-		if (d == 0) {
-			uint64_t val = e & VAL_MASK;
-			if (!val || (val & CLOSED_FLAG)) {
-				*posp = h;
-				*ep_out = e;
-				return NULL;	/* I3: empty (EMPTY or CLOSED) */
-			}
-			if (CAS(ep, &e, mkent((lap + 1) & LAP_MASK, 0))) {
-				cursor_done(&s->head, h);
-				*posp = h;
-				return val_obj(pool, val);
-			}
-			continue;	/* taken by another pop: the entry now shows a later lap */
-		}
-		if (d < LAP_HALF) {
-			h = cursor_help(&s->head, h);	/* consumed already: help */
-			continue;
-		}
-		/* An earlier lap at head cannot happen (I1); head must have been read stale. */
-		uint64_t nh = LD(&s->head);
-		if (nh == h) {
-			*posp = UINT64_MAX;
+		switch (pos_take(pool, s, h, ep_out, &obj)) {
+		case POS_TAKEN:
+			cursor_done(&s->head, h);
+			*posp = h;
+			return obj;
+		case POS_UNFILLED:
+			*posp = h;
 			return NULL;
+		case POS_CONSUMED:
+			h = cursor_help(&s->head, h);	/* consumed already: help */
+			break;
+		case POS_AHEAD:
+			nh = LD(&s->head);	/* head must have been read stale */
+			if (nh == h) {
+				*posp = UINT64_MAX;
+				return NULL;
+			}
+			h = nh;
+			break;
 		}
-		h = nh;
 	}
 }
 
@@ -534,34 +555,26 @@ slot_steal(const struct cw_objpool *pool, uint32_t r, uint64_t *hp, uint64_t *ep
 	struct slot *s = slot_at(pool, r);
 	uint64_t *gp = &head_guess[(r + (uint32_t)pool->id * 7) % HEAD_GUESSES];
 	uint64_t g = __atomic_load_n(gp, __ATOMIC_RELAXED);
-	void *obj;
+	void *obj = NULL;
 
 	/* C >= g when position g - 1 was consumed: its entry shows a later lap (I1, consumption in order) */
 	if (g == 0 || lap_diff(LD(&s->ent[(g - 1) & pool->mask]), lap_of(pool, g - 1)) - 1 >= LAP_HALF - 1)
 		g = LD(&s->head);	/* no usable guess: head is a lower bound of C (I0) */
 	for (uint32_t steps = 0;;) {
-		uint64_t *ep = &s->ent[g & pool->mask];
-		uint64_t e = LD(ep);
-		uint64_t lap = lap_of(pool, g);
-		uint64_t d = lap_diff(e, lap);
+		enum pos_state st = pos_take(pool, s, g, ep_out, &obj);
 
-		if (d == 0) {
-			uint64_t val = e & VAL_MASK;
-			if (!val || (val & CLOSED_FLAG)) {
-				__atomic_store_n(gp, g, __ATOMIC_RELAXED);
-				*hp = g;
-				*ep_out = e;
-				return NULL;	/* C >= g and position g unfilled: empty (I3) */
-			}
-			if (CAS(ep, &e, mkent((lap + 1) & LAP_MASK, 0))) {
-				__atomic_store_n(gp, g + 1, __ATOMIC_RELAXED);
-				if (__builtin_expect((g + 1) % STEAL_ADVANCE == 0, 0))
-					cursor_catch_up(&s->head, g + 1);
-				return val_obj(pool, val);
-			}
-			continue;	/* taken by another pop: the entry now shows a later lap */
+		if (st == POS_TAKEN) {
+			__atomic_store_n(gp, g + 1, __ATOMIC_RELAXED);
+			if (__builtin_expect((g + 1) % STEAL_ADVANCE == 0, 0))
+				cursor_catch_up(&s->head, g + 1);
+			return obj;
 		}
-		if (d >= LAP_HALF || ++steps > WALK_MAX)
+		if (st == POS_UNFILLED) {
+			__atomic_store_n(gp, g, __ATOMIC_RELAXED);
+			*hp = g;
+			return NULL;	/* C >= g and position g unfilled: empty (I3) */
+		}
+		if (st == POS_AHEAD || ++steps > WALK_MAX)
 			break;		/* an earlier lap (head read stale), or far behind: the cursor */
 		g++;			/* position g consumed: C >= g + 1 */
 	}
